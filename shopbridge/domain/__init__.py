@@ -1,0 +1,1 @@
+"""Plain records, money and time: no I/O, no framework."""

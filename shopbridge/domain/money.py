@@ -1,0 +1,162 @@
+"""Exact money: Decimal amounts carried at their currency's ISO 4217 exponent.
+
+Money is never built through float: Etsy sends `{amount, divisor, currency_code}` integers and
+WooCommerce sends decimal strings; both become a Decimal quantized to the currency's exponent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+# ISO 4217 active codes whose minor unit is not 2.
+_EXPONENT_0 = frozenset(
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
+)
+_EXPONENT_3 = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
+_EXPONENT_4 = frozenset("CLF UYW".split())
+# ISO 4217 active codes with a minor unit of 2.
+_EXPONENT_2 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP
+    BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK
+    LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK
+    NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
+    STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER
+    ZAR ZMW ZWG""".split()
+)
+
+
+class MoneyError(ValueError):
+    """A money value that cannot be represented exactly, or an unknown currency."""
+
+
+class CurrencyMismatchError(MoneyError):
+    """Arithmetic between two different currencies."""
+
+
+def currency_exponent(currency: str) -> int:
+    """The number of decimal places of `currency` (ISO 4217); unknown codes are refused."""
+    if currency in _EXPONENT_2:
+        return 2
+    if currency in _EXPONENT_0:
+        return 0
+    if currency in _EXPONENT_3:
+        return 3
+    if currency in _EXPONENT_4:
+        return 4
+    raise MoneyError(f"unknown currency code {currency[:12]!r}")
+
+
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-currency_exponent(currency))
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one currency, always at the currency's exponent."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise MoneyError(f"money amount must be a Decimal, not {type(self.amount).__name__}")
+        if not self.amount.is_finite():
+            raise MoneyError(f"money amount must be finite, got {self.amount}")
+        quantum = _quantum(self.currency)
+        exact = self.amount.quantize(quantum)
+        if exact != self.amount:
+            raise MoneyError(
+                f"{self.amount} has more decimals than {self.currency} allows "
+                f"({currency_exponent(self.currency)})"
+            )
+        object.__setattr__(self, "amount", exact)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0), currency)
+
+    @classmethod
+    def of(cls, value: str | int | Decimal, currency: str) -> Money:
+        """From a decimal string (WooCommerce's "12.50"), an int or a Decimal; never a float."""
+        if isinstance(value, float):
+            raise MoneyError("money is never built from a float")
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, ValueError) as exc:
+            raise MoneyError(f"not a decimal amount: {str(value)[:40]!r}") from exc
+        return cls(amount, currency)
+
+    @classmethod
+    def from_minor(cls, minor: int, currency: str) -> Money:
+        return cls(Decimal(minor).scaleb(-currency_exponent(currency)), currency)
+
+    @classmethod
+    def from_etsy(cls, obj: Mapping[str, Any]) -> Money:
+        """From Etsy's `{"amount": 2750, "divisor": 100, "currency_code": "USD"}`."""
+        try:
+            amount, divisor, currency = obj["amount"], obj["divisor"], obj["currency_code"]
+        except (KeyError, TypeError) as exc:
+            raise MoneyError(f"malformed Etsy money object: {str(obj)[:80]}") from exc
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise MoneyError(f"Etsy money amount must be an integer, got {amount!r}")
+        if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor <= 0:
+            raise MoneyError(f"Etsy money divisor must be a positive integer, got {divisor!r}")
+        if not isinstance(currency, str):
+            raise MoneyError(f"Etsy currency code must be a string, got {currency!r}")
+        return cls(Decimal(amount) / Decimal(divisor), currency.upper())
+
+    def to_minor(self) -> int:
+        """The amount in the currency's minor unit (cents for USD, yen for JPY)."""
+        return int(self.amount.scaleb(currency_exponent(self.currency)))
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatchError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __mul__(self, factor: int | Decimal) -> Money:
+        """Multiply by a quantity; a Decimal factor rounds half-even to the exponent."""
+        if isinstance(factor, bool) or not isinstance(factor, int | Decimal):
+            raise TypeError(f"Money can only be multiplied by int or Decimal, not {factor!r}")
+        product = (self.amount * factor).quantize(_quantum(self.currency), ROUND_HALF_EVEN)
+        return Money(product, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __bool__(self) -> bool:
+        return bool(self.amount)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+def total(values: list[Money], currency: str) -> Money:
+    """Sum of `values`, all in `currency` (zero for an empty list)."""
+    result = Money.zero(currency)
+    for value in values:
+        result = result + value
+    return result
