@@ -1,0 +1,69 @@
+"""The `shopbridge` command."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import version
+
+import click
+import typer
+
+from shopbridge.cli import db as db_commands
+from shopbridge.cli import ledger
+from shopbridge.cli.context import AppContext
+from shopbridge.cli.output import err_console
+from shopbridge.errors import ShopbridgeError
+
+app = typer.Typer(
+    name="shopbridge",
+    help="Keep online shops and the back office in step.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_commands.app, name="db")
+ledger.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"shopbridge {version('shopbridge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    ctx.obj = AppContext(debug=debug)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a shopbridge error is one line on stderr, not a traceback (unless --debug)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = app(args=args, prog_name="shopbridge", standalone_mode=False)
+    except ShopbridgeError as exc:
+        if "--debug" in args:
+            raise
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        return _exit(1)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return _exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        return _exit(exc.exit_code)
+    except KeyboardInterrupt:
+        return _exit(130)
+    return _exit(result if isinstance(result, int) else 0)
+
+
+def _exit(code: int) -> int:
+    if code:
+        sys.exit(code)
+    return 0

@@ -1,0 +1,36 @@
+"""What every command needs: settings and the ledger, opened lazily and once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import typer
+
+from shopbridge.config import Settings, load_settings
+from shopbridge.runtime import open_database
+from shopbridge.store.db import Database
+
+
+@dataclass
+class AppContext:
+    debug: bool = False
+    _settings: Settings | None = None
+    _databases: dict[bool, Database] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def database(self, check_schema: bool = True) -> Database:
+        if check_schema not in self._databases:
+            self._databases[check_schema] = open_database(self.settings, check_schema)
+        return self._databases[check_schema]
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppContext):
+        root.obj = AppContext()
+    return root.obj

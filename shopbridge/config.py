@@ -1,0 +1,123 @@
+"""Settings: the only place configuration is read (environment `SHOPBRIDGE_*` and a TOML file).
+
+Precedence: keyword arguments, then environment, then `config.toml` (`SHOPBRIDGE_CONFIG`, or
+`config.toml` in the data directory), then defaults. Defaults need no setup: SQLite and the key
+file live in the data directory (`SHOPBRIDGE_HOME`, else ~/.local/share/shopbridge).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from shopbridge.errors import ConfigError
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+ETSY_API_URL = "https://openapi.etsy.com"
+
+
+def default_home() -> Path:
+    home = os.environ.get("SHOPBRIDGE_HOME")
+    if home:
+        return Path(home).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "shopbridge"
+
+
+def config_file_path() -> Path:
+    explicit = os.environ.get("SHOPBRIDGE_CONFIG")
+    return Path(explicit).expanduser() if explicit else default_home() / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPBRIDGE_", extra="forbid")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    log_json: bool = False
+    etsy_api_url: str = ETSY_API_URL
+    request_log_days: int = Field(default=14, ge=1, le=3650)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        dialect = url.split(":", 1)[0].split("+", 1)[0]
+        if dialect not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"unsupported database URL scheme {dialect!r}: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB"
+            )
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, toml)
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'shopbridge.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.key"
+
+    def ensure_home(self) -> Path:
+        """Create the data directory (0700) and check that it is writable."""
+        try:
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe = self.home / ".write-probe"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"data directory {self.home} is not writable ({exc.strerror}); "
+                "set SHOPBRIDGE_HOME to a writable directory"
+            ) from exc
+        return self.home
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and config file, or one clear ConfigError."""
+    path = config_file_path()
+    if path.exists():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid setting {where!r} ({path if path.exists() else 'environment'}): "
+            f"{first['msg']}"
+        ) from None

@@ -1,0 +1,118 @@
+"""Bindings: (shop, entity, external_id) -> local id, the only home of channel ids.
+
+`claim` is the importer's first step. It inserts the binding if it is missing (ON CONFLICT DO
+NOTHING) and then reads it back locked, so two writers importing the same record serialise on the
+UNIQUE key: the second one finds the first one's local id and updates instead of creating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shopbridge.store.dialect import insert_for, is_postgres
+from shopbridge.store.models import Binding
+
+
+@dataclass(slots=True)
+class Claim:
+    binding: Binding
+
+    @property
+    def is_new(self) -> bool:
+        """No ledger row is bound yet: the importer creates one."""
+        return self.binding.local_id is None
+
+    def is_stale(self, remote_updated_at: datetime | None) -> bool:
+        """The ledger already holds this version (or a newer one): skip without writing."""
+        known = self.binding.remote_updated_at
+        if self.is_new or known is None or remote_updated_at is None:
+            return False
+        return remote_updated_at <= known
+
+
+def claim(session: Session, shop_id: int, entity: str, external_id: str) -> Claim:
+    """The binding of an external record, created empty if missing, locked for the transaction."""
+    stmt = insert_for(session, Binding).values(
+        shop_id=shop_id, entity=entity, external_id=external_id
+    )
+    keys = ["shop_id", "entity", "external_id"]
+    session.execute(stmt.on_conflict_do_nothing(index_elements=keys))
+    query = select(Binding).where(
+        Binding.shop_id == shop_id, Binding.entity == entity, Binding.external_id == external_id
+    )
+    if is_postgres(session):
+        query = query.with_for_update()
+    binding = session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    return Claim(binding)
+
+
+def bind(
+    session: Session,
+    claimed: Claim,
+    local_id: int,
+    remote_updated_at: datetime | None,
+    signature: str | None = None,
+    remote_state: dict[str, Any] | None = None,
+) -> None:
+    """Point a claimed binding at its ledger row and remember the version written."""
+    binding = claimed.binding
+    binding.local_id = local_id
+    binding.remote_updated_at = remote_updated_at
+    if signature is not None:
+        binding.signature = signature
+    if remote_state is not None:
+        binding.remote_state = remote_state
+    session.flush([binding])
+
+
+def find(session: Session, shop_id: int, entity: str, external_id: str) -> Binding | None:
+    return session.execute(
+        select(Binding).where(
+            Binding.shop_id == shop_id,
+            Binding.entity == entity,
+            Binding.external_id == external_id,
+        )
+    ).scalar_one_or_none()
+
+
+def local_ids(
+    session: Session, shop_id: int, entity: str, external_ids: list[str]
+) -> dict[str, int]:
+    """external id -> local id for every bound id in `external_ids` (one query per page)."""
+    if not external_ids:
+        return {}
+    rows = session.execute(
+        select(Binding.external_id, Binding.local_id).where(
+            Binding.shop_id == shop_id,
+            Binding.entity == entity,
+            Binding.external_id.in_(external_ids),
+            Binding.local_id.is_not(None),
+        )
+    )
+    return {external_id: local_id for external_id, local_id in rows if local_id is not None}
+
+
+def remote_versions(
+    session: Session, shop_id: int, entity: str, external_ids: list[str]
+) -> dict[str, datetime | None]:
+    """external id -> remote update time already stored, to skip unchanged records in bulk."""
+    if not external_ids:
+        return {}
+    rows = session.execute(
+        select(Binding.external_id, Binding.remote_updated_at).where(
+            Binding.shop_id == shop_id,
+            Binding.entity == entity,
+            Binding.external_id.in_(external_ids),
+            Binding.local_id.is_not(None),
+        )
+    )
+    return dict(rows.tuples().all())
+
+
+def mark_pushed(session: Session, binding_id: int, value: dict[str, Any]) -> None:
+    session.execute(update(Binding).where(Binding.id == binding_id).values(last_pushed=value))
