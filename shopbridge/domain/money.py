@@ -54,6 +54,11 @@ def _quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-currency_exponent(currency))
 
 
+# Decimal arithmetic rounds silently past 28 digits; bounding amounts to 18 integer digits keeps
+# every sum of a few amounts exact, and a sum that overflows the bound fails loudly instead.
+_LIMIT = Decimal(10) ** 18
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An exact amount in one currency, always at the currency's exponent."""
@@ -66,14 +71,16 @@ class Money:
             raise MoneyError(f"money amount must be a Decimal, not {type(self.amount).__name__}")
         if not self.amount.is_finite():
             raise MoneyError(f"money amount must be finite, got {self.amount}")
-        quantum = _quantum(self.currency)
-        exact = self.amount.quantize(quantum)
+        if abs(self.amount) >= _LIMIT:
+            raise MoneyError(f"money amount out of range: {self.amount:.6E}")
+        exact = self.amount.quantize(_quantum(self.currency))
         if exact != self.amount:
             raise MoneyError(
                 f"{self.amount} has more decimals than {self.currency} allows "
                 f"({currency_exponent(self.currency)})"
             )
-        object.__setattr__(self, "amount", exact)
+        # -0.00 and 0.00 are the same amount; keep one spelling of it.
+        object.__setattr__(self, "amount", exact if exact else abs(exact))
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -92,6 +99,9 @@ class Money:
 
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:
+        """From an integer count of the currency's minor unit (cents for USD, yen for JPY)."""
+        if isinstance(minor, bool) or not isinstance(minor, int):
+            raise MoneyError(f"minor units must be an integer, got {minor!r}")
         return cls(Decimal(minor).scaleb(-currency_exponent(currency)), currency)
 
     @classmethod

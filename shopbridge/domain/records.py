@@ -139,6 +139,7 @@ class Refund:
     created_at: datetime | None
     reason: str | None = None
     external_id: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +150,17 @@ class Payment:
     external_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderTotals:
-    """Every money component of an order, in the order's currency."""
+    """Every money component of an order, in the order's currency.
 
+    The identity follows Etsy's own definitions (and WooCommerce's totals fit it too):
+    `items` is the sum of unit price x quantity over the lines (Etsy's total_price), `subtotal` is
+    `items - discount`, and `grand_total` is `subtotal + shipping + tax + vat + gift_wrap`; so
+    lines + shipping + tax + VAT + gift wrap - discount = grand total, to the cent.
+    """
+
+    items: Money
     subtotal: Money
     shipping: Money
     tax: Money
@@ -161,12 +169,28 @@ class OrderTotals:
     gift_wrap: Money
     grand_total: Money
 
+    def expected_subtotal(self) -> Money:
+        return self.items - self.discount
+
     def expected_grand_total(self) -> Money:
-        return (self.subtotal + self.shipping + self.tax + self.vat + self.gift_wrap
-                - self.discount)
+        return self.subtotal + self.shipping + self.tax + self.vat + self.gift_wrap
+
+    def problems(self) -> list[str]:
+        """Each broken identity, described; empty when the totals reconcile."""
+        found = []
+        if self.expected_subtotal() != self.subtotal:
+            found.append(
+                f"subtotal {self.subtotal} != items {self.items} - discount {self.discount}"
+            )
+        if self.expected_grand_total() != self.grand_total:
+            found.append(
+                f"grand total {self.grand_total} != subtotal + shipping + tax + VAT + gift wrap"
+                f" = {self.expected_grand_total()}"
+            )
+        return found
 
     def reconciles(self) -> bool:
-        return self.expected_grand_total() == self.grand_total
+        return not self.problems()
 
 
 @dataclass(frozen=True, slots=True)

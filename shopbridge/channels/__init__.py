@@ -1,0 +1,1 @@
+"""Sales channels: one package per platform (client -> pure mapping -> adapter)."""
