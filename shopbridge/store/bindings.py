@@ -67,7 +67,7 @@ def bind(
         binding.signature = signature
     if remote_state is not None:
         binding.remote_state = remote_state
-    session.flush([binding])
+    session.flush()
 
 
 def find(session: Session, shop_id: int, entity: str, external_id: str) -> Binding | None:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shopbridge.domain.money import Money
 from shopbridge.store.models import (
     Customer,
     Item,
@@ -58,7 +59,7 @@ def orders(session: Session, limit: int = 50, shop: str | None = None) -> list[d
             "ordered_at": order.ordered_at.isoformat(),
             "customer": customer,
             "status": order.status,
-            "grand_total": str(order.grand_total),
+            "grand_total": str(Money(order.grand_total, order.currency).amount),
             "currency": order.currency,
             "reconciles": order.reconciles,
         }

@@ -1,0 +1,141 @@
+"""The ledger schema: exact money, UTC time, stock, shared attributes, schema versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from alembic import command
+from sqlalchemy import func, select, text
+
+from shopbridge.errors import SchemaError
+from shopbridge.store.db import Database
+from shopbridge.store.models import (
+    AttributeValue,
+    Item,
+    SalesOrder,
+    Shop,
+    StockLevel,
+    StockMove,
+    Variant,
+)
+from shopbridge.store.repos import attribute_value_id, move_stock, warehouse_id
+
+
+def _order(shop_id: int, amount: Decimal, moment: datetime) -> SalesOrder:
+    zero = Decimal("0")
+    return SalesOrder(
+        shop_id=shop_id, number="1", status="paid", currency="KWD", ordered_at=moment,
+        subtotal=amount, shipping=zero, tax=zero, vat=zero, discount=zero, gift_wrap=zero,
+        grand_total=amount,
+    )
+
+
+def test_money_and_time_round_trip_exactly(database: Database) -> None:
+    amount = Decimal("1234567890.125")  # more digits than a double keeps at this scale
+    moment = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    with database.write() as session:
+        shop = Shop(channel="etsy", name="s", api_url="x")
+        session.add(shop)
+        session.flush()
+        session.add(_order(shop.id, amount, moment))
+    with database.read() as session:
+        order = session.execute(select(SalesOrder)).scalar_one()
+    assert order.grand_total == amount
+    assert isinstance(order.grand_total, Decimal)
+    assert order.ordered_at == moment
+    assert order.ordered_at.tzinfo is not None
+    assert order.ordered_at.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused(database: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"), database.write() as session:
+        shop = Shop(channel="etsy", name="s", api_url="x")
+        session.add(shop)
+        session.flush()
+        session.add(_order(shop.id, Decimal(1), datetime(2026, 1, 1)))
+        session.flush()
+
+
+def test_stock_moves_are_appended_and_summed(database: Database) -> None:
+    with database.write() as session:
+        item = Item(title="Mug")
+        session.add(item)
+        session.flush()
+        variant = Variant(item_id=item.id, sku="MUG")
+        session.add(variant)
+        session.flush()
+        main = warehouse_id(session, "main")
+        assert warehouse_id(session, "main") == main
+        move_stock(session, variant.id, main, 10, "initial import")
+        move_stock(session, variant.id, main, -3, "sale", "order 1")
+    with database.read() as session:
+        level = session.execute(select(StockLevel)).scalar_one()
+        moves = session.execute(select(func.count()).select_from(StockMove)).scalar_one()
+    assert (level.on_hand, moves) == (7, 2)
+
+
+def test_attribute_values_are_shared_by_name(database: Database) -> None:
+    with database.write() as session:
+        red = attribute_value_id(session, "Colour", "Red")
+        assert attribute_value_id(session, "Colour", "Red") == red
+        blue = attribute_value_id(session, "Colour", "Blue")
+        size = attribute_value_id(session, "Size", "Red")
+    assert len({red, blue, size}) == 3
+    with database.read() as session:
+        assert session.execute(select(func.count()).select_from(AttributeValue)).scalar_one() == 3
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_database: Database) -> None:
+    with sqlite_database.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_foreign_keys_are_enforced(database: Database) -> None:
+    with pytest.raises(Exception, match="(?i)foreign key"), database.write() as session:
+        session.add(Variant(item_id=999_999, sku="X"))
+        session.flush()
+
+
+def test_schema_checks_name_the_fix(tmp_path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(SchemaError, match="shopbridge db upgrade"):
+        database.check_schema()
+    database.upgrade()
+    database.check_schema()
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(SchemaError, match="newer shopbridge"):
+        database.check_schema()
+
+
+def test_migrations_downgrade_and_upgrade_cleanly(sqlite_database: Database) -> None:
+    command.downgrade(sqlite_database.alembic_config(), "base")
+    assert sqlite_database.current_revision() is None
+    sqlite_database.upgrade()
+    assert sqlite_database.current_revision() == sqlite_database.head_revision()
+
+
+def test_moment_is_utc_when_read_back(database: Database) -> None:
+    moment = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+    with database.write() as session:
+        session.add(Item(title="t", created_at=moment, updated_at=moment))
+    with database.read() as session:
+        item = session.execute(select(Item)).scalar_one()
+    assert item.created_at == moment
+    assert item.created_at.tzinfo is not None
+
+
+def test_migrations_match_the_models(database: Database) -> None:
+    """A model change without its migration fails here, on both databases."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from shopbridge.store.models import Base
+
+    with database.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
