@@ -11,6 +11,7 @@ import typer
 from shopbridge.cli import db as db_commands
 from shopbridge.cli import ledger
 from shopbridge.cli.context import AppContext
+from shopbridge.cli.demo import demo
 from shopbridge.cli.output import err_console
 from shopbridge.errors import ShopbridgeError
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 ledger.register(app)
+app.command("demo")(demo)
 
 
 def _version(value: bool) -> None:
