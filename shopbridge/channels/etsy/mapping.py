@@ -462,7 +462,12 @@ def _reconciliation_problems(totals: OrderTotals, lines: tuple[OrderLine, ...]) 
 def _order_status(
     receipt: EtsyReceipt, status_text: str, grand_total: Money, refunds: tuple[Refund, ...]
 ) -> OrderStatus:
-    """Most advanced state wins: canceled > refunded > delivered > shipped > paid > pending."""
+    """Most advanced state wins: canceled > refunded > delivered > shipped > paid > pending.
+
+    Refunded means fully refunded: status "fully refunded", or refunds adding up to the grand
+    total (Etsy does not always update the status). Shipped is `is_shipped` or "completed"; paid
+    is `is_paid` or a status only a paid receipt has. An unknown status falls back to the flags.
+    """
     if status_text in _CANCELED:
         return OrderStatus.CANCELED
     refunded = Money.zero(grand_total.currency)

@@ -580,3 +580,28 @@ def test_page_keeps_results_raw_and_small_models_parse() -> None:
 def test_clean_text() -> None:
     assert clean_text("  Ada&#39;s\n &quot;mug&quot; &amp;co ") == 'Ada\'s "mug" &co'
     assert clean_text(None) == ""
+
+
+@settings(max_examples=60)
+@given(status=st.text(max_size=30), state=st.text(max_size=30))
+def test_any_status_or_state_text_never_breaks_a_record(etsy: Etsy, status: str,
+                                                        state: str) -> None:
+    order = order_from_etsy(etsy.receipt(status=status))
+    assert order.status in set(OrderStatus)
+    listing = listing_from_etsy(etsy.listing(state=state))
+    assert listing.state in set(ListingState)
+
+
+def test_negative_refund_is_quarantined(etsy: Etsy) -> None:
+    with pytest.raises(RecordError, match=r"refund 1: negative amount -1\.00 USD"):
+        order_from_etsy(etsy.receipt(refunds=[etsy.refund(-100)]))
+
+
+def test_refund_in_another_currency_is_quarantined(etsy: Etsy) -> None:
+    with pytest.raises(RecordError, match="refund 1 amount is in EUR but the receipt is in USD"):
+        order_from_etsy(etsy.receipt(refunds=[etsy.refund(100, "EUR")]))
+
+
+def test_timestamp_out_of_range_is_quarantined(etsy: Etsy) -> None:
+    with pytest.raises(RecordError, match="updated_timestamp: timestamp 10+ is out of range"):
+        order_from_etsy(etsy.receipt(updated_timestamp=10**20))
