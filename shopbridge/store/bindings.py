@@ -111,7 +111,7 @@ def remote_versions(
             Binding.local_id.is_not(None),
         )
     )
-    return dict(rows.tuples().all())
+    return {external_id: updated for external_id, updated in rows}
 
 
 def mark_pushed(session: Session, binding_id: int, value: dict[str, Any]) -> None:
