@@ -1,0 +1,494 @@
+"""EtsySandbox: the world (shops, listings, receipts, tokens, limits, faults) and its mutations.
+
+Every public method is safe to call from tests while the HTTP app serves requests: one
+re-entrant lock guards the data. Python methods mirror the control API under /_sandbox/.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import VirtualClock
+from .config import SandboxConfig
+from .errors import EtsyError, not_found
+from .faults import FaultInjector, FaultRule
+from .generator import Generator
+from .ids import IdAllocator
+from .index import TimeIndex
+from .inventory import replace_inventory
+from .ratelimit import RateLimiter
+from .records import Buyer, Listing, Receipt, Refund, Shipment, Shop, Transaction
+from .tokens import TokenStore
+
+HOUR = 3600
+
+
+@dataclass
+class ReceiptQuery:
+    """getShopReceipts filters. Timestamp bounds are Unix seconds, min and max INCLUSIVE."""
+
+    min_created: int | None = None
+    max_created: int | None = None
+    min_last_modified: int | None = None
+    max_last_modified: int | None = None
+    was_paid: bool | None = None
+    was_shipped: bool | None = None
+    was_delivered: bool | None = None
+    was_canceled: bool | None = None
+    sort_on: str = "created"  # created | updated | receipt_id
+    descending: bool = True
+    limit: int = 25
+    offset: int = 0
+
+
+@dataclass
+class ShopState:
+    shop: Shop
+    listings: dict[int, Listing]
+    listings_by_state: dict[str, list[int]]  # ids ascending (= creation order)
+    receipts: dict[int, Receipt]
+    by_created: TimeIndex
+    by_updated: TimeIndex
+    transactions: list[Transaction]  # creation order
+    tx_receipt: dict[int, int]  # transaction id -> receipt id
+    buyers: list[Buyer]
+    order_rate_per_hour: float = 0.0
+    rate_since: float = 0.0
+    rate_made: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+
+
+class EtsySandbox:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.clock = VirtualClock(config.start_time)
+        self.keystring = config.app_keystring()
+        self.shared_secret = config.app_shared_secret()
+        self.application_id = int(self.keystring[:8], 16) % 10_000_000 + 1
+        self.ids = IdAllocator()
+        self.tokens = TokenStore(self.clock, config.access_token_ttl, config.refresh_token_ttl)
+        self.limiter = RateLimiter(self.clock, config.qps_limit, config.daily_limit)
+        self.faults = FaultInjector(config.seed)
+        self.lock = threading.RLock()
+        self._requests: Counter[str] = Counter()
+        self._generator = Generator(config, self.ids, self.clock.now_int())
+        self._shops: dict[int, ShopState] = {}
+        self._by_user: dict[int, int] = {}
+        self._listing_shop: dict[int, int] = {}
+        for i in range(config.shops):
+            self._add_shop(i)
+
+    def _add_shop(self, index: int) -> None:
+        gen = self._generator
+        shop = gen.shop(index)
+        listings = gen.listings(shop, self.config.listings)
+        receipts = gen.receipts(shop, listings, self.config.receipts) if listings else []
+        by_state: dict[str, list[int]] = {}
+        for lst in listings:
+            by_state.setdefault(lst.state, []).append(lst.listing_id)
+            self._listing_shop[lst.listing_id] = shop.shop_id
+        state = ShopState(
+            shop=shop,
+            listings={lst.listing_id: lst for lst in listings},
+            listings_by_state=by_state,
+            receipts={r.receipt_id: r for r in receipts},
+            by_created=TimeIndex([(r.created, r.receipt_id) for r in receipts]),
+            by_updated=TimeIndex([(r.updated, r.receipt_id) for r in receipts]),
+            transactions=[t for r in receipts for t in r.transactions],
+            tx_receipt={t.transaction_id: r.receipt_id for r in receipts for t in r.transactions},
+            buyers=list({r.buyer.user_id: r.buyer for r in receipts}.values()),
+        )
+        self._shops[shop.shop_id] = state
+        self._by_user[shop.user_id] = shop.shop_id
+
+    # Identity -------------------------------------------------------------------------------
+    @property
+    def shops(self) -> list[tuple[int, int]]:
+        """(user_id, shop_id) of every shop, in creation order."""
+        return [(s.shop.user_id, s.shop.shop_id) for s in self._shops.values()]
+
+    def now(self) -> int:
+        return self.clock.now_int()
+
+    def advance(self, seconds: float) -> int:
+        """Advance the virtual clock; returns the new now (Unix seconds)."""
+        self.clock.advance(seconds)
+        return self.now()
+
+    def shop_state(self, shop_id: int) -> ShopState:
+        state = self._shops.get(shop_id)
+        if state is None:
+            raise not_found(f"Could not find a shop with shop_id = {shop_id}")
+        self._materialize(state)
+        return state
+
+    def shop_of_user(self, user_id: int) -> ShopState:
+        shop_id = self._by_user.get(user_id)
+        if shop_id is None:
+            raise not_found(f"User {user_id} does not have a shop")
+        return self.shop_state(shop_id)
+
+    def listing(self, listing_id: int) -> tuple[ShopState, Listing]:
+        shop_id = self._listing_shop.get(listing_id)
+        if shop_id is None:
+            raise not_found(f"Could not find a listing with listing_id = {listing_id}")
+        state = self.shop_state(shop_id)
+        return state, state.listings[listing_id]
+
+    def receipt(self, shop_id: int, receipt_id: int) -> Receipt:
+        state = self.shop_state(shop_id)
+        receipt = state.receipts.get(receipt_id)
+        if receipt is None:
+            raise not_found(f"Could not find a receipt with receipt_id = {receipt_id}")
+        return receipt
+
+    def issue_tokens(self, user_id: int, scopes: list[str] | tuple[str, ...]) -> dict[str, Any]:
+        """Tokens for a shop owner without the browser flow (tests, demo)."""
+        if user_id not in self._by_user:
+            raise not_found(f"No sandbox user {user_id}")
+        return self.tokens.issue(user_id, tuple(scopes))
+
+    # Queries --------------------------------------------------------------------------------
+    def receipts_page(self, shop_id: int, q: ReceiptQuery) -> tuple[int, list[Receipt]]:
+        """(count of all matches, the page). Ties on the sort key are ordered by receipt_id.
+
+        sort_on=receipt_id uses the creation index: receipt ids grow with creation time.
+        """
+        with self.lock:
+            state = self.shop_state(shop_id)
+            if q.sort_on == "updated":
+                index, lo, hi = state.by_updated, q.min_last_modified, q.max_last_modified
+            else:
+                index, lo, hi = state.by_created, q.min_created, q.max_created
+            i, j = index.span(lo, hi)
+            pairs, receipts = index.pairs, state.receipts
+            keep = _receipt_predicate(q)
+            positions = range(j - 1, i - 1, -1) if q.descending else range(i, j)
+            if keep is None:
+                window = positions[q.offset : q.offset + q.limit]
+                return j - i, [receipts[pairs[p][1]] for p in window]
+            count, page, end = 0, [], q.offset + q.limit
+            for p in positions:
+                r = receipts[pairs[p][1]]
+                if keep(r):
+                    if q.offset <= count < end:
+                        page.append(r)
+                    count += 1
+            return count, page
+
+    def transactions_page(
+        self, shop_id: int, limit: int, offset: int
+    ) -> tuple[int, list[Transaction]]:
+        """Newest transactions first."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            txs = state.transactions
+            n = len(txs)
+            window = range(n - 1, -1, -1)[offset : offset + limit]
+            return n, [txs[k] for k in window]
+
+    def receipt_of_transaction(self, state: ShopState, tx: Transaction) -> Receipt:
+        return state.receipts[state.tx_receipt[tx.transaction_id]]
+
+    def listings_page(
+        self, shop_id: int, state_name: str, sort_on: str, descending: bool, limit: int, offset: int
+    ) -> tuple[int, list[Listing]]:
+        with self.lock:
+            state = self.shop_state(shop_id)
+            ids = state.listings_by_state.get(state_name, [])
+            if sort_on in ("created", "score"):
+                ordered = [state.listings[i] for i in (reversed(ids) if descending else ids)]
+                return len(ids), ordered[offset : offset + limit]
+            key = (lambda x: x.price()) if sort_on == "price" else (lambda x: x.updated)
+            rows = sorted((state.listings[i] for i in ids), key=key, reverse=descending)
+            return len(ids), rows[offset : offset + limit]
+
+    # Receipts: control --------------------------------------------------------------------------
+    def create_receipts(self, shop_id: int, count: int = 1, paid: bool = True) -> list[Receipt]:
+        """New orders created now; each sale reduces the stock of what it sold."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            return [self._new_receipt(state, self.now(), paid) for _ in range(count)]
+
+    def set_order_rate(self, shop_id: int, per_hour: float) -> None:
+        """Orders keep arriving at this rate on the virtual clock (0 stops them)."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            state.order_rate_per_hour = per_hour
+            state.rate_since = self.clock.now()
+            state.rate_made = 0
+
+    def _materialize(self, state: ShopState) -> None:
+        """Create the orders a running order stream owes up to now, evenly spaced."""
+        if state.order_rate_per_hour <= 0:
+            return
+        with self.lock:
+            rate = state.order_rate_per_hour / HOUR
+            due = int((self.clock.now() - state.rate_since) * rate)
+            for k in range(state.rate_made, due):
+                self._new_receipt(state, int(state.rate_since + (k + 1) / rate), paid=True)
+            state.rate_made = max(state.rate_made, due)
+
+    def _new_receipt(self, state: ShopState, created: int, paid: bool) -> Receipt:
+        listings = [lst for lst in state.listings.values() if lst.state == "active"]
+        if not listings:
+            raise EtsyError(409, "The shop has no active listing to sell")
+        last = state.by_created.pairs[-1][0] if len(state.by_created) else created
+        created = max(created, last)  # keeps receipt ids growing with creation time
+        r = self._generator.receipt(state.shop, listings, created, state.buyers, lifecycle=False)
+        if paid:
+            r.is_paid, r.paid_at = True, created
+        state.receipts[r.receipt_id] = r
+        state.by_created.add(r.created, r.receipt_id)
+        state.by_updated.add(r.updated, r.receipt_id)
+        for t in r.transactions:
+            state.transactions.append(t)
+            state.tx_receipt[t.transaction_id] = r.receipt_id
+            self._sell(state, t)
+        state.events["created"] += 1
+        return r
+
+    def _sell(self, state: ShopState, t: Transaction) -> None:
+        listing = state.listings[t.listing_id]
+        for p in listing.inventory.products:
+            if p.product_id == t.product_id:
+                for o in p.offerings:
+                    o.quantity = max(0, o.quantity - t.quantity)
+        if listing.quantity() == 0 and listing.state == "active":
+            self._set_listing_state(state, listing, "sold_out")
+        listing.updated = max(listing.updated, self.now())
+
+    def _touch(self, state: ShopState, r: Receipt) -> None:
+        """Bump updated_timestamp and keep the update index in step."""
+        new = max(self.now(), r.updated)
+        state.by_updated.move(r.updated, new, r.receipt_id)
+        r.updated = new
+
+    def update_receipt(
+        self,
+        shop_id: int,
+        receipt_id: int,
+        was_paid: bool | None = None,
+        was_shipped: bool | None = None,
+        was_delivered: bool | None = None,
+        message_from_seller: str | None = None,
+    ) -> Receipt:
+        """Change status flags (what updateShopReceipt does); bumps updated_timestamp."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            r = self.receipt(shop_id, receipt_id)
+            now = self.now()
+            if was_paid is not None:
+                r.is_paid, r.paid_at = was_paid, (r.paid_at or now) if was_paid else None
+            if was_shipped is not None:
+                r.is_shipped, r.shipped_at = (
+                    was_shipped,
+                    (r.shipped_at or now) if was_shipped else None,
+                )
+            if was_delivered is not None:
+                r.is_delivered = was_delivered
+            if message_from_seller is not None:
+                r.message_from_seller = message_from_seller
+            self._touch(state, r)
+            return r
+
+    def ship_receipt(
+        self,
+        shop_id: int,
+        receipt_id: int,
+        tracking_code: str | None = None,
+        carrier_name: str | None = None,
+    ) -> Receipt:
+        """Mark shipped; with a tracking code also add a shipment. Bumps updated_timestamp."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            r = self.receipt(shop_id, receipt_id)
+            if r.is_canceled:
+                raise EtsyError(409, "Cannot submit tracking for a canceled receipt")
+            now = self.now()
+            r.is_shipped, r.shipped_at = True, r.shipped_at or now
+            if tracking_code:
+                r.shipments.append(
+                    Shipment(self.ids.next("shipment"), now, carrier_name or "other", tracking_code)
+                )
+            self._touch(state, r)
+            return r
+
+    def cancel_receipt(self, shop_id: int, receipt_id: int) -> Receipt:
+        """Cancel. Like Etsy, does NOT bump updated_timestamp unless bump_updated_on_cancel."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            r = self.receipt(shop_id, receipt_id)
+            r.is_canceled = True
+            if self.config.bump_updated_on_cancel:
+                self._touch(state, r)
+            return r
+
+    def refund_receipt(self, shop_id: int, receipt_id: int, amount: int | None = None) -> Receipt:
+        """Refund `amount` minor units (default: what is left). A partial refund does NOT bump
+        updated_timestamp unless bump_updated_on_refund; the refund completing it does."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            r = self.receipt(shop_id, receipt_id)
+            left = r.grandtotal() - r.refunded()
+            amount = left if amount is None else amount
+            if amount <= 0 or amount > left:
+                raise EtsyError(400, f"Refund amount must be between 1 and {left}")
+            r.refunds.append(Refund(amount, self.now(), "Seller refund", None))
+            if amount == left or self.config.bump_updated_on_refund:
+                self._touch(state, r)
+            return r
+
+    # Listings: control ---------------------------------------------------------------------------
+    def update_listing(
+        self, listing_id: int, title: str | None = None, state: str | None = None
+    ) -> Listing:
+        with self.lock:
+            shop, listing = self.listing(listing_id)
+            if title is not None:
+                listing.title = title
+            if state is not None:
+                self._set_listing_state(shop, listing, state)
+            listing.updated = self.now()
+            return listing
+
+    def set_stock(self, listing_id: int, quantity: int, sku: str | None = None) -> Listing:
+        """Set the quantity of every offering (or of the products with this SKU)."""
+        with self.lock:
+            shop, listing = self.listing(listing_id)
+            hit = False
+            for p in listing.inventory.products:
+                if sku is None or p.sku == sku:
+                    for o in p.offerings:
+                        o.quantity, hit = quantity, True
+            if not hit:
+                raise not_found(f"Listing {listing_id} has no product with sku {sku!r}")
+            listing.updated = self.now()
+            if listing.quantity() == 0 and listing.state == "active":
+                self._set_listing_state(shop, listing, "sold_out")
+            elif listing.quantity() > 0 and listing.state == "sold_out":
+                self._set_listing_state(shop, listing, "active")
+            return listing
+
+    def update_inventory(self, listing_id: int, body: dict[str, Any]) -> Listing:
+        """updateListingInventory: validate and replace, with NEW product/offering/value ids."""
+        with self.lock:
+            shop, listing = self.listing(listing_id)
+            listing.inventory = replace_inventory(body, shop.shop.currency, self.ids)
+            listing.updated = self.now()
+            if listing.quantity() == 0 and listing.state == "active":
+                self._set_listing_state(shop, listing, "sold_out")
+            return listing
+
+    def _set_listing_state(self, shop: ShopState, listing: Listing, new_state: str) -> None:
+        if new_state not in ("active", "inactive", "sold_out", "draft", "expired"):
+            raise EtsyError(400, f"Invalid listing state {new_state!r}")
+        if new_state == listing.state:
+            return
+        shop.listings_by_state[listing.state].remove(listing.listing_id)
+        ids = shop.listings_by_state.setdefault(new_state, [])
+        ids.append(listing.listing_id)
+        ids.sort()
+        listing.state = new_state
+
+    # Tokens, requests, faults --------------------------------------------------------------------
+    def revoke_tokens(self, user_id: int) -> int:
+        return self.tokens.revoke_user(user_id)
+
+    def expire_access_tokens(self, user_id: int | None = None) -> int:
+        return self.tokens.expire_access(user_id)
+
+    def count_request(self, operation: str) -> None:
+        with self.lock:
+            self._requests[operation] += 1
+
+    def request_counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self._requests)
+
+    def reset_request_counts(self) -> None:
+        with self.lock:
+            self._requests.clear()
+
+    def set_faults(self, rules: list[FaultRule | dict[str, Any]]) -> None:
+        self.faults.set_rules([r if isinstance(r, FaultRule) else FaultRule(**r) for r in rules])
+
+    def snapshot(self, shop_id: int, details: bool = False) -> dict[str, Any]:
+        """What a shop holds now: counts, and with details every receipt and listing's stock."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            statuses = Counter(r.status() for r in state.receipts.values())
+            out: dict[str, Any] = {
+                "shop_id": shop_id,
+                "user_id": state.shop.user_id,
+                "currency": state.shop.currency,
+                "now": self.now(),
+                "receipt_count": len(state.receipts),
+                "transaction_count": len(state.transactions),
+                "listing_count": len(state.listings),
+                "receipts_by_status": dict(statuses),
+                "listings_by_state": {k: len(v) for k, v in state.listings_by_state.items()},
+                "max_updated_timestamp": state.by_updated.pairs[-1][0]
+                if state.by_updated.pairs
+                else None,
+            }
+            if details:
+                out["receipts"] = [
+                    {
+                        "receipt_id": r.receipt_id,
+                        "created": r.created,
+                        "updated": r.updated,
+                        "status": r.status(),
+                        "grandtotal": r.grandtotal(),
+                    }
+                    for r in state.receipts.values()
+                ]
+                out["listings"] = [
+                    {
+                        "listing_id": lst.listing_id,
+                        "state": lst.state,
+                        "updated": lst.updated,
+                        "stock": [
+                            {
+                                "sku": p.sku,
+                                "product_id": p.product_id,
+                                "quantity": sum(o.quantity for o in p.offerings),
+                            }
+                            for p in lst.inventory.products
+                        ],
+                    }
+                    for lst in state.listings.values()
+                ]
+            return out
+
+
+def _receipt_predicate(q: ReceiptQuery) -> Callable[[Receipt], bool] | None:
+    """A filter for what the chosen index does not cover, or None when nothing is left."""
+    if q.sort_on == "updated":
+        lo, hi, attr = q.min_created, q.max_created, "created"
+    else:
+        lo, hi, attr = q.min_last_modified, q.max_last_modified, "updated"
+    flags = [
+        (name, want)
+        for name, want in (
+            ("is_paid", q.was_paid),
+            ("is_shipped", q.was_shipped),
+            ("is_delivered", q.was_delivered),
+            ("is_canceled", q.was_canceled),
+        )
+        if want is not None
+    ]
+    if lo is None and hi is None and not flags:
+        return None
+
+    def keep(r: Receipt) -> bool:
+        ts = getattr(r, attr)
+        if (lo is not None and ts < lo) or (hi is not None and ts > hi):
+            return False
+        return all(getattr(r, name) is want for name, want in flags)
+
+    return keep
