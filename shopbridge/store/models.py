@@ -227,6 +227,7 @@ class SalesOrder(Base):
     currency: Mapped[str] = mapped_column(String(3))
     ordered_at: Mapped[datetime] = mapped_column(index=True)
     remote_updated_at: Mapped[datetime | None] = mapped_column()
+    items_total: Mapped[Decimal] = mapped_column()
     subtotal: Mapped[Decimal] = mapped_column()
     shipping: Mapped[Decimal] = mapped_column()
     tax: Mapped[Decimal] = mapped_column()

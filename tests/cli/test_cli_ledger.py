@@ -66,9 +66,19 @@ def test_db_upgrade_status_and_ledger_views(home: Path) -> None:
         zero = Decimal(0)
         session.add(
             SalesOrder(
-                shop_id=shop.id, number="R-1", customer_id=customer.id, status="paid",
-                currency="JPY", ordered_at=datetime(2026, 1, 2, tzinfo=UTC), subtotal=Decimal(500),
-                shipping=zero, tax=zero, vat=zero, discount=zero, gift_wrap=zero,
+                shop_id=shop.id,
+                number="R-1",
+                customer_id=customer.id,
+                status="paid",
+                currency="JPY",
+                ordered_at=datetime(2026, 1, 2, tzinfo=UTC),
+                subtotal=Decimal(500),
+                items_total=Decimal(500),
+                shipping=zero,
+                tax=zero,
+                vat=zero,
+                discount=zero,
+                gift_wrap=zero,
                 grand_total=Decimal(500),
             )
         )

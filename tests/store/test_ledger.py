@@ -26,8 +26,18 @@ from shopbridge.store.repos import attribute_value_id, move_stock, warehouse_id
 def _order(shop_id: int, amount: Decimal, moment: datetime) -> SalesOrder:
     zero = Decimal("0")
     return SalesOrder(
-        shop_id=shop_id, number="1", status="paid", currency="KWD", ordered_at=moment,
-        subtotal=amount, shipping=zero, tax=zero, vat=zero, discount=zero, gift_wrap=zero,
+        shop_id=shop_id,
+        number="1",
+        status="paid",
+        currency="KWD",
+        ordered_at=moment,
+        items_total=amount,
+        subtotal=amount,
+        shipping=zero,
+        tax=zero,
+        vat=zero,
+        discount=zero,
+        gift_wrap=zero,
         grand_total=amount,
     )
 

@@ -315,6 +315,11 @@ def upgrade() -> None:
             "remote_updated_at", shopbridge.store.types.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column(
+            "items_total",
+            shopbridge.store.types.ExactDecimal(precision=20, scale=4),
+            nullable=False,
+        ),
+        sa.Column(
             "subtotal", shopbridge.store.types.ExactDecimal(precision=20, scale=4), nullable=False
         ),
         sa.Column(

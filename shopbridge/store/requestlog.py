@@ -1,0 +1,75 @@
+"""The request log: one row per API call (already redacted by the HTTP layer), pruned by age."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.store.db import Database
+from shopbridge.store.models import RequestLog
+
+COLUMNS = (
+    "created_at",
+    "method",
+    "path",
+    "query",
+    "status",
+    "duration_ms",
+    "retries",
+    "rate",
+    "error",
+)
+
+
+def insert(
+    database: Database,
+    *,
+    shop_id: int | None,
+    method: str,
+    path: str,
+    query: str | None,
+    status: int | None,
+    duration_ms: int,
+    retries: int,
+    rate: dict[str, Any] | None,
+    error: str | None,
+    run_id: int | None = None,
+) -> None:
+    with database.write() as session:
+        session.add(
+            RequestLog(
+                shop_id=shop_id,
+                run_id=run_id,
+                method=method,
+                path=path,
+                query=query,
+                status=status,
+                duration_ms=duration_ms,
+                retries=retries,
+                rate=rate or None,
+                error=error,
+            )
+        )
+
+
+def recent(database: Database, shop_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The shop's latest calls, newest first."""
+    with database.read() as session:
+        rows = session.scalars(
+            select(RequestLog)
+            .where(RequestLog.shop_id == shop_id)
+            .order_by(RequestLog.created_at.desc(), RequestLog.id.desc())
+            .limit(limit)
+        )
+        return [{name: getattr(row, name) for name in COLUMNS} for row in rows]
+
+
+def prune(database: Database, older_than: timedelta) -> int:
+    """Delete calls older than `older_than`; returns how many."""
+    cutoff = utcnow() - older_than
+    with database.write() as session:
+        result = session.execute(delete(RequestLog).where(RequestLog.created_at < cutoff))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

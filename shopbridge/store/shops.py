@@ -1,0 +1,258 @@
+"""Shops: registration, status, encrypted credentials, pending authorisations, token rotation.
+
+Credentials (keystring, shared secret, tokens) are one Fernet-encrypted JSON document. Token
+rotation happens under the shop's lock: `SELECT ... FOR UPDATE` on PostgreSQL, the BEGIN IMMEDIATE
+write transaction on SQLite. The rotation callback sees the credentials as they are under the lock
+(another process may have just refreshed them) and its result is committed before anyone uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.errors import ShopbridgeError
+from shopbridge.security import Vault
+from shopbridge.store.db import Database
+from shopbridge.store.dialect import insert_for
+from shopbridge.store.models import Shop, Warehouse
+
+STATUSES = ("pending", "connected", "disabled", "reauth_required")
+REMOVED = "removed"
+PENDING_KEY = "oauth_pending"
+
+Credentials = dict[str, Any]
+Rotation = Callable[[Credentials], Credentials | None]
+
+
+class ShopNotFoundError(ShopbridgeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ShopRecord:
+    """A shop as the rest of shopbridge sees it: no secret in here."""
+
+    id: int
+    name: str
+    channel: str
+    status: str
+    status_reason: str | None
+    api_url: str
+    api_key_id: str | None
+    external_shop_id: str | None
+    external_user_id: str | None
+    warehouse: str | None
+    connected: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def api_key_id(keystring: str) -> str:
+    """A stable, non-secret id of an API key: the limiter's and the budget's key."""
+    return hashlib.sha256(keystring.encode()).hexdigest()[:16]
+
+
+def state_digest(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+class ShopRepository:
+    def __init__(self, database: Database, vault: Vault) -> None:
+        self.database = database
+        self.vault = vault
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, name: str) -> ShopRecord:
+        with self.database.read() as session:
+            return self._record(session, self._row(session, name))
+
+    def get_by_id(self, shop_id: int) -> ShopRecord:
+        with self.database.read() as session:
+            row = session.get(Shop, shop_id)
+            if row is None or row.status == REMOVED:
+                raise ShopNotFoundError(f"no shop with id {shop_id}")
+            return self._record(session, row)
+
+    def list(self) -> list[ShopRecord]:
+        with self.database.read() as session:
+            rows = session.scalars(select(Shop).where(Shop.status != REMOVED).order_by(Shop.name))
+            return [self._record(session, row) for row in rows]
+
+    def credentials(self, shop_id: int) -> Credentials:
+        with self.database.read() as session:
+            row = session.get(Shop, shop_id)
+            return self._decrypt(row)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        channel: str,
+        api_url: str,
+        credentials: Credentials,
+        warehouse: str | None = None,
+    ) -> ShopRecord:
+        try:
+            with self.database.write() as session:
+                row = Shop(
+                    name=name,
+                    channel=channel,
+                    status="pending",
+                    api_url=api_url.rstrip("/"),
+                    api_key_id=api_key_id(str(credentials.get("keystring", ""))),
+                    warehouse_id=_warehouse_id(session, warehouse) if warehouse else None,
+                    settings={},
+                    credentials=self.vault.encrypt_json(credentials),
+                )
+                session.add(row)
+                session.flush()
+                return self._record(session, row)
+        except IntegrityError:
+            raise ShopbridgeError(
+                f"a shop named {name!r} already exists: pick another name, or see "
+                f"`shopbridge shop show {name}`"
+            ) from None
+
+    def set_status(self, name: str, status: str, reason: str | None = None) -> ShopRecord:
+        if status not in STATUSES:
+            raise ValueError(f"unknown shop status {status!r}")
+        with self.database.write() as session:
+            row = self._row(session, name)
+            row.status = status
+            row.status_reason = reason
+            session.flush()
+            return self._record(session, row)
+
+    def mark_reauth_required(self, shop_id: int, reason: str) -> None:
+        with self.database.write() as session:
+            session.execute(
+                update(Shop)
+                .where(Shop.id == shop_id)
+                .values(status="reauth_required", status_reason=reason, updated_at=utcnow())
+            )
+
+    def remove(self, name: str) -> None:
+        """Forget the shop's secrets and free its name; the ledger keeps its records."""
+        with self.database.write() as session:
+            row = self._row(session, name)
+            row.status = REMOVED
+            row.status_reason = f"removed {utcnow().isoformat(timespec='seconds')}"
+            row.credentials = None
+            row.settings = {}
+            row.name = f"{row.name}~removed-{row.id}"
+
+    def save_pending(self, shop_id: int, state: str, pending: dict[str, Any]) -> None:
+        """Remember one pending authorisation (replacing any earlier one), encrypted."""
+        with self.database.write() as session:
+            row = session.get(Shop, shop_id)
+            assert row is not None
+            sealed = {"state": state_digest(state), "sealed": self.vault.encrypt_json(pending)}
+            row.settings = {**(row.settings or {}), PENDING_KEY: sealed}
+
+    def take_pending(self, shop_id: int) -> dict[str, Any] | None:
+        """Consume the pending authorisation: it can be used once, whatever the outcome."""
+        with self.database.write() as session:
+            row = session.execute(
+                select(Shop).where(Shop.id == shop_id).with_for_update()
+            ).scalar_one()
+            settings = dict(row.settings or {})
+            sealed = settings.pop(PENDING_KEY, None)
+            if sealed is None:
+                return None
+            row.settings = settings
+            return self.vault.decrypt_json(sealed["sealed"])
+
+    def find_pending(self, state: str) -> int | None:
+        """The shop waiting for this state (a web callback knows nothing else)."""
+        digest = state_digest(state)
+        with self.database.read() as session:
+            for shop_id, settings in session.execute(
+                select(Shop.id, Shop.settings).where(Shop.status != REMOVED)
+            ):
+                if (settings or {}).get(PENDING_KEY, {}).get("state") == digest:
+                    return int(shop_id)
+        return None
+
+    def save_connection(
+        self, shop_id: int, credentials: Credentials, user_id: str, external_shop_id: str
+    ) -> ShopRecord:
+        with self.database.write() as session:
+            row = session.execute(
+                select(Shop).where(Shop.id == shop_id).with_for_update()
+            ).scalar_one()
+            row.credentials = self.vault.encrypt_json(credentials)
+            row.external_user_id = user_id
+            row.external_shop_id = external_shop_id
+            row.status = "connected"
+            row.status_reason = None
+            session.flush()
+            return self._record(session, row)
+
+    def rotate_credentials(self, shop_id: int, rotate: Rotation) -> Credentials:
+        """Run `rotate` on the credentials under the shop's lock; commit what it returns.
+
+        `rotate` returns None when nothing needs doing (another process already refreshed).
+        The new credentials are committed before this returns, so nobody uses an uncommitted
+        token and a crash never loses the rotated refresh token after its first use.
+        """
+        with self.database.write() as session:
+            row = session.execute(
+                select(Shop).where(Shop.id == shop_id).with_for_update()
+            ).scalar_one()
+            current = self._decrypt(row)
+            fresh = rotate(current)
+            if fresh is None:
+                return current
+            row.credentials = self.vault.encrypt_json(fresh)
+            return fresh
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _row(self, session: Session, name: str) -> Shop:
+        row = session.scalars(select(Shop).where(Shop.name == name)).one_or_none()
+        if row is None or row.status == REMOVED:
+            raise ShopNotFoundError(f"no shop named {name!r}: see `shopbridge shop list`")
+        return row
+
+    def _decrypt(self, row: Shop | None) -> Credentials:
+        if row is None or not row.credentials:
+            raise ShopNotFoundError("the shop has no stored credentials")
+        return self.vault.decrypt_json(row.credentials)
+
+    def _record(self, session: Session, row: Shop) -> ShopRecord:
+        warehouse = session.get(Warehouse, row.warehouse_id) if row.warehouse_id else None
+        connected = bool(row.credentials) and row.external_shop_id is not None
+        return ShopRecord(
+            id=row.id,
+            name=row.name,
+            channel=row.channel,
+            status=row.status,
+            status_reason=row.status_reason,
+            api_url=row.api_url,
+            api_key_id=row.api_key_id,
+            external_shop_id=row.external_shop_id,
+            external_user_id=row.external_user_id,
+            warehouse=warehouse.name if warehouse else None,
+            connected=connected,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def _warehouse_id(session: Session, name: str) -> int:
+    session.execute(insert_for(session, Warehouse).values(name=name).on_conflict_do_nothing())
+    return session.execute(select(Warehouse.id).where(Warehouse.name == name)).scalar_one()
