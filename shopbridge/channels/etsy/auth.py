@@ -1,0 +1,207 @@
+"""Etsy OAuth 2.0: authorisation code with PKCE S256, code exchange and refresh (Authlib).
+
+Authlib builds the challenge, the authorisation URL and the token requests; this module picks
+Etsy's endpoints, keeps the state single-use (the caller stores `PendingAuthorization` and consumes
+it once), and turns every failure into the shared error taxonomy: a revoked or expired grant is
+`ReauthRequiredError`, a refused client is `AuthError`, a 5xx or a dead network is retryable.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from pydantic import BaseModel, ConfigDict
+
+from shopbridge.errors import AuthError, ReauthRequiredError, RetryableError
+from shopbridge.http.client import DEFAULT_TIMEOUT
+from shopbridge.security import redact, register_secret
+
+ETSY_HOSTS = ("https://openapi.etsy.com", "https://api.etsy.com")
+ETSY_AUTHORIZE_URL = "https://www.etsy.com/oauth/connect"
+ETSY_TOKEN_URL = "https://api.etsy.com/v3/public/oauth/token"  # noqa: S105 (a URL)
+DEFAULT_SCOPES = (
+    "listings_r listings_w transactions_r transactions_w shops_r email_r address_r profile_r"
+).split()
+VERIFIER_LENGTH = 64  # within PKCE's 43..128, from [A-Za-z0-9]
+STATE_TTL = 900.0
+
+
+@dataclass(frozen=True)
+class EtsyEndpoints:
+    api_base: str  # .../v3/application
+    authorize_url: str
+    token_url: str
+
+    @classmethod
+    def for_api_url(cls, api_url: str) -> EtsyEndpoints:
+        """Etsy's real endpoints for Etsy's host; a sandbox serves all three under its URL."""
+        root = api_url.rstrip("/")
+        if root in ETSY_HOSTS:
+            return cls(f"{root}/v3/application", ETSY_AUTHORIZE_URL, ETSY_TOKEN_URL)
+        token_url = f"{root}/v3/public/oauth/token"
+        return cls(f"{root}/v3/application", f"{root}/oauth/connect", token_url)
+
+
+class TokenSet(BaseModel):
+    """An access/refresh pair; Etsy's tokens start with the user id (`<user_id>.<random>`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    access_token: str
+    refresh_token: str
+    expires_at: float
+    scope: str | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.access_token.split(".", 1)[0]
+
+    def expires_within(self, seconds: float, now: float | None = None) -> bool:
+        return self.expires_at - seconds <= (time.time() if now is None else now)
+
+    @classmethod
+    def from_response(cls, token: Mapping[str, Any], now: float) -> TokenSet:
+        expires_at = token.get("expires_at") or now + float(token.get("expires_in") or 3600)
+        result = cls(
+            access_token=str(token["access_token"]),
+            refresh_token=str(token["refresh_token"]),
+            expires_at=float(expires_at),
+            scope=token.get("scope"),
+        )
+        register_secret(result.access_token, result.refresh_token)
+        return result
+
+
+class PendingAuthorization(BaseModel):
+    """What the callback needs: kept server-side (encrypted), used once."""
+
+    state: str
+    code_verifier: str
+    redirect_uri: str
+    url: str
+    expires_at: float
+
+    def matches(self, state: str, now: float | None = None) -> bool:
+        fresh = self.expires_at > (time.time() if now is None else now)
+        return fresh and hmac.compare_digest(self.state.encode(), state.encode())
+
+
+def callback_code(params: Mapping[str, str]) -> str:
+    """The code from a redirect's query, or AuthError for a redirect carrying `error`."""
+    if params.get("error"):
+        description = params.get("error_description") or ""
+        raise AuthError(
+            f"Etsy did not authorise the connection ({params['error']}"
+            f"{': ' + description if description else ''})"
+        )
+    code = params.get("code")
+    if not code:
+        raise AuthError("the redirect carries neither a code nor an error")
+    register_secret(code)
+    return code
+
+
+class EtsyOAuth:
+    """The OAuth client of one Etsy app (keystring + shared secret) at one API URL."""
+
+    def __init__(
+        self,
+        api_url: str,
+        keystring: str,
+        shared_secret: str,
+        scopes: list[str] | tuple[str, ...] = tuple(DEFAULT_SCOPES),
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Any = time.time,
+    ) -> None:
+        register_secret(keystring, shared_secret)
+        self.endpoints = EtsyEndpoints.for_api_url(api_url)
+        self.keystring = keystring
+        self.shared_secret = shared_secret
+        self.scopes = list(scopes)
+        self._transport = transport
+        self._clock = clock
+
+    def _client(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
+        return AsyncOAuth2Client(
+            client_id=self.keystring,
+            token_endpoint_auth_method="none",  # noqa: S106 (PKCE public client)
+            scope=" ".join(self.scopes),
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            headers={"x-api-key": f"{self.keystring}:{self.shared_secret}"},
+            timeout=DEFAULT_TIMEOUT,
+            transport=self._transport,
+        )
+
+    def begin(self, redirect_uri: str) -> PendingAuthorization:
+        """A fresh single-use state and PKCE verifier, and the URL to send the owner to."""
+        verifier = generate_token(VERIFIER_LENGTH)
+        state = generate_token(32)
+        register_secret(verifier, state)
+        client = self._client(redirect_uri)
+        url, _ = client.create_authorization_url(
+            self.endpoints.authorize_url, state=state, code_verifier=verifier
+        )
+        return PendingAuthorization(
+            state=state,
+            code_verifier=verifier,
+            redirect_uri=redirect_uri,
+            url=url,
+            expires_at=self._clock() + STATE_TTL,
+        )
+
+    async def exchange(self, code: str, pending: PendingAuthorization) -> TokenSet:
+        """Trade the redirect's code (with the verifier) for tokens."""
+        async with self._client(pending.redirect_uri) as client:
+            token = await _token_call(
+                client.fetch_token(
+                    self.endpoints.token_url,
+                    grant_type="authorization_code",
+                    code=code,
+                    code_verifier=pending.code_verifier,
+                    redirect_uri=pending.redirect_uri,
+                )
+            )
+        return TokenSet.from_response(token, self._clock())
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """Rotate: Etsy answers a new access token AND a new refresh token."""
+        async with self._client() as client:
+            client.scope = None  # Etsy's refresh takes no scope
+            token = await _token_call(
+                client.refresh_token(self.endpoints.token_url, refresh_token=refresh_token)
+            )
+        return TokenSet.from_response(token, self._clock())
+
+
+async def _token_call(call: Any) -> Mapping[str, Any]:
+    """Await an Authlib token request, mapping its failures to shopbridge errors."""
+    try:
+        token = await call
+    except OAuthError as exc:
+        error = str(exc.error or "oauth_error")
+        detail = redact(f"{error}: {exc.description}" if exc.description else error)
+        if error == "invalid_grant":
+            raise ReauthRequiredError(f"Etsy refused the grant ({detail})", status=400) from None
+        raise AuthError(f"Etsy's token endpoint refused the app ({detail})", status=400) from None
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        if status >= 500 or status == 429:
+            raise RetryableError(f"Etsy's token endpoint answered {status}") from None
+        raise AuthError(f"Etsy's token endpoint answered {status}", status=status) from None
+    except (httpx.TransportError, ValueError) as exc:
+        raise RetryableError(
+            f"Etsy's token endpoint is unreachable or answered garbage ({type(exc).__name__})"
+        ) from None
+    if not token.get("access_token") or not token.get("refresh_token"):
+        raise RetryableError("Etsy's token endpoint answered without tokens")
+    return token

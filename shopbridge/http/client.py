@@ -1,0 +1,146 @@
+"""The httpx.AsyncClient every channel uses, and the request log hook (secrets redacted).
+
+`send_logged()` is the one place a request goes out: it times the call, and hands a
+`RequestRecord` (method, path, query without secrets, status, duration, rate headers, retry count,
+error) to the sink the caller injected; the store implements the sink, so no channel imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+
+from shopbridge.security import MASK, redact
+
+log = logging.getLogger("shopbridge.http")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+# Query parameters masked whatever their value.
+SECRET_PARAMS = frozenset(
+    {"api_key", "access_token", "refresh_token", "code", "code_verifier", "state", "client_secret"}
+)
+MAX_ERROR_CHARS = 500
+RATE_HEADERS = (
+    "x-limit-per-second",
+    "x-remaining-this-second",
+    "x-remaining-this-secon",
+    "x-limit-per-day",
+    "x-remaining-today",
+    "retry-after",
+)
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    query: str | None
+    status: int | None
+    duration_ms: int
+    retries: int
+    rate: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+RequestSink = Callable[[RequestRecord], Awaitable[None]]
+
+
+def make_async_client(
+    base_url: str = "",
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    transport: httpx.AsyncBaseTransport | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """An AsyncClient with finite timeouts and pooled connections (no redirects followed)."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        limits=DEFAULT_LIMITS,
+        transport=transport,
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def safe_query(url: httpx.URL) -> str | None:
+    """The query string with secret parameters masked and any registered secret redacted."""
+    if not url.query:
+        return None
+    pairs = parse_qsl(url.query.decode(), keep_blank_values=True)
+    masked = [(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
+    return redact(urlencode(masked, safe=",*"))
+
+
+async def send_logged(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    retries: int,
+    sink: RequestSink | None,
+) -> httpx.Response:
+    """Send one request and record it, whether it answers or fails."""
+    started = time.perf_counter()
+    response: httpx.Response | None = None
+    error: str | None = None
+    try:
+        response = await client.send(request)
+        return response
+    except httpx.HTTPError as exc:
+        error = redact(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        rate = {}
+        if response is not None:
+            rate = {h: response.headers[h] for h in RATE_HEADERS if h in response.headers}
+            if response.status_code >= 400:
+                error = redact(response.text[:MAX_ERROR_CHARS])
+        record = RequestRecord(
+            method=request.method,
+            path=request.url.path,
+            query=safe_query(request.url),
+            status=None if response is None else response.status_code,
+            duration_ms=duration_ms,
+            retries=retries,
+            rate=rate,
+            error=error,
+        )
+        log.debug(
+            "%s %s -> %s in %d ms (retry %d)",
+            record.method,
+            record.path,
+            record.status if record.status is not None else record.error,
+            duration_ms,
+            retries,
+        )
+        if sink is not None:
+            await sink(record)
+
+
+def error_detail(response: httpx.Response) -> dict[str, Any]:
+    """The channel's JSON error body, or {} when there is none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+class TokenProvider(Protocol):
+    """Hands out a live access token; implemented over the store (rotation, locking)."""
+
+    async def access_token(self) -> str:
+        """A token valid for a while yet (refreshed first when close to expiry)."""
+        ...
+
+    async def refresh_after_rejection(self, rejected: str) -> str:
+        """The server said `rejected` is invalid: refresh once (unless already done) and return
+        the new token; raises ReauthRequiredError when the grant is gone."""
+        ...

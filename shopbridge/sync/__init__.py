@@ -1,0 +1,1 @@
+"""The engines and services that own transactions: connecting shops, pulling, pushing."""

@@ -1,0 +1,363 @@
+"""Connecting shops: registration, the OAuth flow, and authenticated clients with live tokens.
+
+The CLI and the web dashboard call `ShopConnections`. It joins the Etsy channel (HTTP only) to
+the store: tokens come from the shop's encrypted credentials and are rotated under the shop's
+lock (one refresh even when several processes need one at once), the limiter's slots live in
+the store (one schedule per API key for every process), and every call lands in the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shopbridge.channels.etsy.auth import EtsyOAuth, PendingAuthorization, TokenSet, callback_code
+from shopbridge.channels.etsy.client import EtsyClient
+from shopbridge.config import ETSY_API_URL, Settings
+from shopbridge.errors import (
+    AuthError,
+    FatalError,
+    ReauthRequiredError,
+    RetryableError,
+    ShopbridgeError,
+)
+from shopbridge.http.client import RequestRecord
+from shopbridge.http.ratelimit import LimiterBackend, RateLimiter
+from shopbridge.http.retry import RetryPolicy
+from shopbridge.security import Vault, redact, register_secret
+from shopbridge.store import requestlog
+from shopbridge.store.db import Database
+from shopbridge.store.ratelimit import StoreLimiterBackend
+from shopbridge.store.shops import Credentials, ShopRecord, ShopRepository
+
+DEFAULT_REDIRECT_PORT = 8765
+CALLBACK_PATH = "/oauth/etsy/callback"
+# Refresh this long before the access token expires, so no call ever carries a dying token.
+REFRESH_MARGIN = 300.0
+REFRESH_TIMEOUT = 120.0
+
+
+def default_redirect_uri(port: int = DEFAULT_REDIRECT_PORT) -> str:
+    return f"http://localhost:{port}{CALLBACK_PATH}"
+
+
+def _named(shop: str, exc: ShopbridgeError, advice: str = "") -> ShopbridgeError:
+    """The same error, its message naming the shop (and what to do next)."""
+    message = f"shop {shop!r}: {exc}{advice}"
+    if isinstance(exc, RetryableError):
+        return RetryableError(message, exc.retry_after)
+    if isinstance(exc, FatalError):
+        return type(exc)(message, exc.status)
+    return type(exc)(message)
+
+
+@dataclass
+class StoreRequestSink:
+    """Writes each request record of one shop (and run) to the request log."""
+
+    database: Database
+    shop_id: int | None
+    run_id: int | None = None
+
+    async def __call__(self, record: RequestRecord) -> None:
+        await asyncio.to_thread(
+            requestlog.insert,
+            self.database,
+            shop_id=self.shop_id,
+            run_id=self.run_id,
+            method=record.method,
+            path=record.path,
+            query=record.query,
+            status=record.status,
+            duration_ms=record.duration_ms,
+            retries=record.retries,
+            rate=dict(record.rate),
+            error=record.error,
+        )
+
+
+class StaticTokens:
+    """A token provider for one fresh token (checking a grant before it is stored)."""
+
+    def __init__(self, access_token: str) -> None:
+        self._token = access_token
+
+    async def access_token(self) -> str:
+        return self._token
+
+    async def refresh_after_rejection(self, rejected: str) -> str:
+        raise AuthError("Etsy refused a token it has just issued")
+
+
+class ShopTokens:
+    """Live tokens of one stored shop: refreshed before expiry and once after a 401.
+
+    Rotation runs under the shop's lock in the store; inside it the credentials are read again,
+    and when another process already refreshed them, their token is used instead.
+    """
+
+    def __init__(
+        self,
+        repository: ShopRepository,
+        shop: ShopRecord,
+        oauth: EtsyOAuth,
+        *,
+        margin: float = REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.repository = repository
+        self.shop = shop
+        self.oauth = oauth
+        self.margin = margin
+        self.clock = clock
+        self.refreshes = 0  # refreshes this provider made itself
+        self._token: TokenSet | None = None
+        self._lock = asyncio.Lock()
+        self._dead: ReauthRequiredError | None = None
+
+    async def access_token(self) -> str:
+        async with self._lock:
+            token = await self._current()
+            if token.expires_within(self.margin, self.clock()):
+                token = await self._rotate(rejected=None)
+            return token.access_token
+
+    async def refresh_after_rejection(self, rejected: str) -> str:
+        async with self._lock:
+            token = await self._current()
+            if token.access_token != rejected:  # another task already moved on
+                return token.access_token
+            return (await self._rotate(rejected=rejected)).access_token
+
+    async def _current(self) -> TokenSet:
+        if self._dead is not None:
+            raise self._dead
+        if self._token is None:
+            credentials = await asyncio.to_thread(self.repository.credentials, self.shop.id)
+            self._token = _token_of(self.shop.name, credentials)
+        return self._token
+
+    async def _rotate(self, rejected: str | None) -> TokenSet:
+        loop = asyncio.get_running_loop()
+
+        def rotate(credentials: Credentials) -> Credentials | None:
+            current = _token_of(self.shop.name, credentials)
+            if rejected is None and not current.expires_within(self.margin, self.clock()):
+                return None  # refreshed by someone else while we waited for the lock
+            if rejected is not None and current.access_token != rejected:
+                return None
+            future = asyncio.run_coroutine_threadsafe(
+                self.oauth.refresh(current.refresh_token), loop
+            )
+            fresh = future.result(timeout=REFRESH_TIMEOUT)
+            self.refreshes += 1
+            return {**credentials, **fresh.model_dump()}
+
+        try:
+            credentials = await asyncio.to_thread(
+                self.repository.rotate_credentials, self.shop.id, rotate
+            )
+        except ReauthRequiredError as exc:
+            reason = str(exc)
+            await asyncio.to_thread(self.repository.mark_reauth_required, self.shop.id, reason)
+            self._dead = ReauthRequiredError(
+                f"shop {self.shop.name!r} needs re-authorisation ({reason}); it is paused until "
+                f"its owner runs `shopbridge shop reauth {self.shop.name}`",
+                status=exc.status,
+            )
+            raise self._dead from None
+        except ShopbridgeError as exc:
+            raise _named(self.shop.name, exc) from None
+        self._token = _token_of(self.shop.name, credentials)
+        return self._token
+
+
+def _token_of(shop: str, credentials: Credentials) -> TokenSet:
+    if not credentials.get("access_token") or not credentials.get("refresh_token"):
+        raise AuthError(f"shop {shop!r} is not connected: run `shopbridge shop connect {shop}`")
+    return TokenSet.model_validate(credentials)
+
+
+class ShopConnections:
+    """The connection service: shops, their OAuth flow, and clients ready to call."""
+
+    def __init__(
+        self,
+        database: Database,
+        vault: Vault,
+        *,
+        limiter_backend: LimiterBackend | None = None,
+        per_second: float = 10,
+        per_day: int = 10_000,
+        retry: RetryPolicy | None = None,
+        refresh_margin: float = REFRESH_MARGIN,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        default_api_url: str = ETSY_API_URL,
+    ) -> None:
+        self.database = database
+        self.shops = ShopRepository(database, vault)
+        self.limiter_backend = limiter_backend or StoreLimiterBackend(database)
+        self.per_second = per_second
+        self.per_day = per_day
+        self.retry = retry or RetryPolicy()
+        self.refresh_margin = refresh_margin
+        self.transport = transport
+        self.clock = clock
+        self.default_api_url = default_api_url
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, database: Database, **kwargs: Any
+    ) -> ShopConnections:
+        kwargs.setdefault("default_api_url", settings.etsy_api_url)
+        return cls(database, Vault.from_settings(settings), **kwargs)
+
+    # --- shops -----------------------------------------------------------------------------
+
+    def register_etsy(
+        self,
+        name: str,
+        keystring: str,
+        shared_secret: str,
+        api_url: str | None = None,
+        warehouse: str | None = None,
+    ) -> ShopRecord:
+        if not keystring.strip() or not shared_secret.strip():
+            raise ShopbridgeError("both the keystring and the shared secret are required")
+        register_secret(keystring, shared_secret)
+        credentials = {"keystring": keystring.strip(), "shared_secret": shared_secret.strip()}
+        return self.shops.add(name, "etsy", api_url or self.default_api_url, credentials, warehouse)
+
+    def set_enabled(self, name: str, enabled: bool) -> ShopRecord:
+        shop = self.shops.get(name)
+        if not enabled:
+            return self.shops.set_status(name, "disabled", "disabled by its owner")
+        status = "connected" if shop.connected else "pending"
+        return self.shops.set_status(name, status, None)
+
+    # --- OAuth -----------------------------------------------------------------------------
+
+    def _oauth(self, shop: ShopRecord) -> EtsyOAuth:
+        credentials = self.shops.credentials(shop.id)
+        return EtsyOAuth(
+            shop.api_url,
+            credentials["keystring"],
+            credentials["shared_secret"],
+            transport=self.transport,
+            clock=self.clock,
+        )
+
+    def start_authorization(self, name: str, redirect_uri: str) -> PendingAuthorization:
+        """A single-use state and verifier for this shop (kept encrypted) and the URL to visit."""
+        shop = self.shops.get(name)
+        pending = self._oauth(shop).begin(redirect_uri)
+        self.shops.save_pending(shop.id, pending.state, pending.model_dump())
+        return pending
+
+    def shop_for_state(self, state: str) -> str:
+        """The shop an authorisation callback belongs to (for a callback that only has state)."""
+        shop_id = self.shops.find_pending(state)
+        if shop_id is None:
+            raise AuthError(
+                "this authorisation is unknown, expired or already used: start again from the shop"
+            )
+        return self.shops.get_by_id(shop_id).name
+
+    async def complete_authorization(self, name: str, params: Mapping[str, str]) -> ShopRecord:
+        """Check the single-use state, exchange the code, ask Etsy whose shop it is, store it.
+
+        A re-authorisation must return the shop already connected; otherwise nothing is stored.
+        """
+        shop = await asyncio.to_thread(self.shops.get, name)
+        try:
+            return await self._complete(shop, params)
+        except ShopbridgeError as exc:
+            raise _named(name, exc) from None
+
+    async def _complete(self, shop: ShopRecord, params: Mapping[str, str]) -> ShopRecord:
+        again = f"run `shopbridge shop connect {shop.name}` again"
+        raw = await asyncio.to_thread(self.shops.take_pending, shop.id)
+        if raw is None:
+            raise AuthError(f"no authorisation is pending (a replayed or stale callback): {again}")
+        pending = PendingAuthorization.model_validate(raw)
+        if not pending.matches(params.get("state") or "", self.clock()):
+            raise AuthError(f"the callback's state does not match (forged or expired): {again}")
+        code = callback_code(params)
+        oauth = await asyncio.to_thread(self._oauth, shop)
+        try:
+            tokens = await oauth.exchange(code, pending)
+        except AuthError as exc:
+            raise AuthError(f"{exc}: {_CHECK_KEYS}", exc.status) from None
+        async with self._client(shop, oauth, StaticTokens(tokens.access_token)) as client:
+            me = await client.get_me()
+        if me.shop_id is None:
+            raise AuthError("the Etsy account that signed in has no shop")
+        if shop.external_shop_id and shop.external_shop_id != str(me.shop_id):
+            raise AuthError(
+                f"Etsy returned shop {me.shop_id}, but this shop is Etsy shop "
+                f"{shop.external_shop_id}; the stored credentials are unchanged: sign in as the "
+                f"owner of shop {shop.external_shop_id} and {again.removeprefix('run ')}"
+            )
+        credentials = await asyncio.to_thread(self.shops.credentials, shop.id)
+        credentials.update(tokens.model_dump())
+        return await asyncio.to_thread(
+            self.shops.save_connection, shop.id, credentials, str(me.user_id), str(me.shop_id)
+        )
+
+    # --- clients ---------------------------------------------------------------------------
+
+    async def client_for(self, name: str, run_id: int | None = None) -> EtsyClient:
+        """An authenticated client for a connected shop; the caller closes it (`async with`).
+
+        `client.calls` counts the API calls it sent: a run reports that number.
+        """
+        shop = await asyncio.to_thread(self.shops.get, name)
+        if shop.status != "connected":
+            raise AuthError(_not_ready(shop))
+        oauth = await asyncio.to_thread(self._oauth, shop)
+        tokens = ShopTokens(self.shops, shop, oauth, margin=self.refresh_margin, clock=self.clock)
+        return self._client(shop, oauth, tokens, run_id)
+
+    def limiter(self, api_key_id: str) -> RateLimiter:
+        return RateLimiter(self.limiter_backend, api_key_id, self.per_second, self.per_day)
+
+    def _client(
+        self,
+        shop: ShopRecord,
+        oauth: EtsyOAuth,
+        tokens: Any,
+        run_id: int | None = None,
+    ) -> EtsyClient:
+        return EtsyClient(
+            shop.api_url,
+            oauth.keystring,
+            oauth.shared_secret,
+            tokens=tokens,
+            limiter=self.limiter(shop.api_key_id or shop.name),
+            request_sink=StoreRequestSink(self.database, shop.id, run_id),
+            retry=self.retry,
+            transport=self.transport,
+            label=f"shop {shop.name!r}",
+        )
+
+
+_CHECK_KEYS = (
+    "check the keystring and shared secret registered for this shop (`shopbridge shop show`); "
+    "if they are wrong, `shopbridge shop remove` it and `shopbridge shop add` it again"
+)
+
+
+def _not_ready(shop: ShopRecord) -> str:
+    name = shop.name
+    if shop.status == "pending":
+        return f"shop {name!r} is not connected yet: run `shopbridge shop connect {name}`"
+    if shop.status == "disabled":
+        return f"shop {name!r} is disabled: run `shopbridge shop enable {name}`"
+    reason = redact(shop.status_reason or "its grant was revoked")
+    return f"shop {name!r} needs re-authorisation ({reason}): run `shopbridge shop reauth {name}`"
