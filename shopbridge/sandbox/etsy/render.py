@@ -204,6 +204,7 @@ def product(p: Product, currency: str, show_deleted: bool) -> Json:
 def listing(lst: Listing, shop: Shop, includes: frozenset[str] = frozenset()) -> Json:
     cur = shop.currency
     profile = _profile(shop, lst.shipping_profile_id)
+    digital = lst.listing_type == "download"
     out: Json = {
         "listing_id": lst.listing_id,
         "user_id": lst.user_id,
@@ -232,7 +233,7 @@ def listing(lst: Listing, shop: Shop, includes: frozenset[str] = frozenset()) ->
         "personalization_instructions": "Name to engrave" if lst.is_personalizable else None,
         "listing_type": lst.listing_type,
         "tags": list(lst.tags),
-        "materials": [],
+        "materials": ["cotton", "love"],
         "shipping_profile_id": lst.shipping_profile_id,
         "return_policy_id": None,
         "processing_min": profile.min_processing_days if profile else None,
@@ -240,14 +241,15 @@ def listing(lst: Listing, shop: Shop, includes: frozenset[str] = frozenset()) ->
         "who_made": "i_did",
         "when_made": "made_to_order",
         "is_supply": False,
-        "item_weight": None,
-        "item_weight_unit": None,
-        "item_length": None,
-        "item_width": None,
-        "item_height": None,
-        "item_dimensions_unit": None,
+        # Units are always set: the spec's nullable enums do not admit null.
+        "item_weight": None if digital else float(4 + lst.listing_id % 20),
+        "item_weight_unit": "oz",
+        "item_length": None if digital else float(6 + lst.listing_id % 10),
+        "item_width": None if digital else 4.0,
+        "item_height": None if digital else 2.0,
+        "item_dimensions_unit": "in",
         "is_private": False,
-        "style": [],
+        "style": ["Minimalist"],
         "file_data": "",
         "has_variations": any(p.property_values for p in lst.inventory.products),
         "should_auto_renew": True,
