@@ -1,0 +1,235 @@
+"""Etsy as a ChannelAdapter: windows and paging over getShopReceipts and getListingsByShop.
+
+Receipts updated in a window are read by key, not by growing offsets: each request asks for
+"updated in [last seen update time, end], ascending, first 100" and drops what it already saw, so
+a receipt changed while we page moves past `end` (caught by the next run) and nothing shifts under
+a request; Etsy's 12,000 offset cap never bites. Only when a whole page shares one second does
+that second fall back to offset paging, checked against `count`.
+
+Historic imports read by creation time, whose sets do not move when receipts change (Etsy never
+deletes receipts): once `count` is known the pages are fetched concurrently by offset, and a window
+larger than the offset cap is split in halves until each part fits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from shopbridge.channels.base import Batch, Raw
+from shopbridge.channels.etsy import mapping
+from shopbridge.channels.etsy.client import EtsyClient
+from shopbridge.domain.records import Listing, Order
+from shopbridge.domain.timeutil import to_unix
+from shopbridge.errors import FatalError, RecordError
+
+PAGE = 100
+MAX_OFFSET = 12_000
+LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
+
+Fetch = Callable[[int], Awaitable[dict[str, Any]]]  # offset -> {"count", "results"}
+
+
+class EtsyAdapter:
+    def __init__(self, client: EtsyClient, shop_id: int, concurrency: int = 4) -> None:
+        self.client = client
+        self.shop_id = shop_id
+        self.concurrency = concurrency
+
+    @property
+    def api_calls(self) -> int:
+        return self.client.calls
+
+    # --- listings ----------------------------------------------------------------------------
+
+    async def listings(self, states: tuple[str, ...] = LISTING_STATES) -> AsyncIterator[Batch]:
+        for state in states:
+            async for batch in self._listings_in_state(state):
+                yield batch
+
+    async def _listings_in_state(self, state: str) -> AsyncIterator[Batch]:
+        """Ascending by creation; past Etsy's offset cap the rest is read descending."""
+
+        def fetch(offset: int, order: str = "asc") -> Awaitable[dict[str, Any]]:
+            return self.client.get_listings_by_shop(
+                self.shop_id,
+                state=state,
+                offset=offset,
+                limit=PAGE,
+                sort_on="created",
+                sort_order=order,
+            )
+
+        count = 0
+        async for batch in self._offset_pages(fetch):
+            count = batch.total or 0
+            yield batch
+        beyond = count - (MAX_OFFSET + PAGE)
+        if beyond <= 0:
+            return
+        if beyond > MAX_OFFSET + PAGE:
+            raise FatalError(
+                f"{count} listings in state {state!r} exceed what Etsy lets any client page "
+                f"({2 * (MAX_OFFSET + PAGE)})"
+            )
+        read = 0
+        async for batch in self._offset_pages(lambda offset: fetch(offset, "desc")):
+            keep = batch.records[: max(0, beyond - read)]
+            read += len(batch.records)
+            if keep:
+                yield Batch(keep, count)
+            if read >= beyond:
+                return
+
+    # --- receipts ----------------------------------------------------------------------------
+
+    def orders_updated(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        return self._keyset("updated", "last_modified", start, end, {})
+
+    def open_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        # Filtered sets shrink while we page (orders ship), so these go by key too.
+        filters = {"was_shipped": False, "was_canceled": False}
+        return self._keyset("created", "created", start, end, filters)
+
+    async def orders_created(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        async for batch in self._created_window(to_unix(start), to_unix(end) - 1):
+            yield batch
+
+    async def order(self, external_id: str) -> Raw:
+        return await self.client.get_shop_receipt(self.shop_id, int(external_id))
+
+    # --- mapping -----------------------------------------------------------------------------
+
+    def listing_id(self, raw: Mapping[str, Any]) -> str:
+        return _id(raw, "listing_id")
+
+    def order_id(self, raw: Mapping[str, Any]) -> str:
+        return _id(raw, "receipt_id")
+
+    def map_listing(self, raw: Mapping[str, Any]) -> Listing:
+        return mapping.listing_from_etsy(raw)
+
+    def map_order(self, raw: Mapping[str, Any]) -> Order:
+        return mapping.order_from_etsy(raw)
+
+    # --- paging ------------------------------------------------------------------------------
+
+    def _receipts(self, **query: Any) -> Awaitable[dict[str, Any]]:
+        return self.client.get_shop_receipts(self.shop_id, limit=PAGE, **query)
+
+    async def _keyset(
+        self, sort_on: str, bound: str, start: datetime, end: datetime, filters: dict[str, Any]
+    ) -> AsyncIterator[Batch]:
+        """Pages by key over [start, end): each request starts at the last key seen."""
+        low, high = to_unix(start), to_unix(end) - 1
+        key = "updated_timestamp" if sort_on == "updated" else "created_timestamp"
+        seen_at_low: set[str] = set()
+        while low <= high:
+            page = await self._receipts(
+                sort_on=sort_on,
+                sort_order="asc",
+                offset=0,
+                **{f"min_{bound}": low, f"max_{bound}": high},
+                **filters,
+            )
+            results: list[Raw] = page["results"]
+            fresh = [r for r in results if _receipt_key(r) not in seen_at_low]
+            if fresh:
+                yield Batch(fresh, page["count"])
+            if len(results) < PAGE:
+                return
+            last = max(_int(r.get(key)) for r in results)
+            if last == low:
+                # A whole page inside one second: read that second by offset, then move on.
+                async for batch in self._one_second(sort_on, bound, low, filters, seen_at_low):
+                    yield batch
+                low, seen_at_low = low + 1, set()
+                continue
+            seen_at_low = {_receipt_key(r) for r in results if _int(r.get(key)) == last}
+            low = last
+
+    async def _one_second(
+        self, sort_on: str, bound: str, second: int, filters: dict[str, Any], seen: set[str]
+    ) -> AsyncIterator[Batch]:
+        def fetch(offset: int) -> Awaitable[dict[str, Any]]:
+            return self._receipts(
+                sort_on=sort_on,
+                sort_order="asc",
+                offset=offset,
+                **{f"min_{bound}": second, f"max_{bound}": second},
+                **filters,
+            )
+
+        async for batch in self._offset_pages(fetch):
+            fresh = [r for r in batch.records if _receipt_key(r) not in seen]
+            seen.update(_receipt_key(r) for r in fresh)
+            if fresh:
+                yield Batch(fresh, batch.total)
+
+    async def _created_window(self, low: int, high: int) -> AsyncIterator[Batch]:
+        def fetch(offset: int) -> Awaitable[dict[str, Any]]:
+            return self._receipts(
+                sort_on="created",
+                sort_order="asc",
+                offset=offset,
+                min_created=low,
+                max_created=high,
+            )
+
+        first = await fetch(0)
+        count = int(first["count"])
+        if count > MAX_OFFSET + PAGE and high > low:
+            middle = (low + high) // 2
+            async for batch in self._created_window(low, middle):
+                yield batch
+            async for batch in self._created_window(middle + 1, high):
+                yield batch
+            return
+        async for batch in self._offset_pages(fetch, first):
+            yield batch
+
+    async def _offset_pages(
+        self, fetch: Fetch, first: dict[str, Any] | None = None
+    ) -> AsyncIterator[Batch]:
+        """Every page of an offset-paged set; after the first, up to `concurrency` in flight.
+
+        Pages are yielded in order and never more than `concurrency` are held, so memory stays
+        at a few pages whatever the size of the set.
+        """
+        page = first if first is not None else await fetch(0)
+        count = int(page["count"])
+        yield Batch(page["results"], count)
+        offsets = iter(range(PAGE, min(count, MAX_OFFSET + 1), PAGE))
+        pending: list[asyncio.Task[dict[str, Any]]] = []
+        try:
+            while True:
+                while len(pending) < self.concurrency:
+                    offset = next(offsets, None)
+                    if offset is None:
+                        break
+                    pending.append(asyncio.ensure_future(fetch(offset)))
+                if not pending:
+                    return
+                page = await pending.pop(0)
+                yield Batch(page["results"], count)
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _receipt_key(raw: Mapping[str, Any]) -> str:
+    return str(raw.get("receipt_id"))
+
+
+def _id(raw: Mapping[str, Any], field: str) -> str:
+    value = raw.get(field)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RecordError(f"{field} is missing or not a number: {str(value)[:40]!r}")
+    return str(value)

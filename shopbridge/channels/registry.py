@@ -1,0 +1,22 @@
+"""Channel name -> adapter factory: a new platform is a new package plus one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shopbridge.channels.base import ChannelAdapter
+from shopbridge.channels.etsy.adapter import EtsyAdapter
+from shopbridge.errors import ConfigError
+
+ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
+    "etsy": EtsyAdapter,
+}
+
+
+def adapter_for(channel: str, client: Any, external_shop_id: int) -> ChannelAdapter:
+    try:
+        factory = ADAPTERS[channel]
+    except KeyError:
+        raise ConfigError(f"no adapter for channel {channel!r}") from None
+    return factory(client, external_shop_id)

@@ -1,0 +1,229 @@
+"""The pull engines: listings, orders (incremental and historic) and the reconcile sweep.
+
+Each engine reads batches from a ChannelAdapter, maps them (pure), and writes a page per
+transaction in a worker thread while the adapter already fetches the next pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from shopbridge.channels.base import Batch, ChannelAdapter
+from shopbridge.domain.records import Listing, Order
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.errors import ShopbridgeError
+from shopbridge.store import cursors, history
+from shopbridge.store.catalog import LISTING
+from shopbridge.store.catalog import write_listing as store_listing
+from shopbridge.store.db import Database
+from shopbridge.store.orders import RECEIPT
+from shopbridge.store.orders import write_order as store_order
+from shopbridge.store.repos import Outcome
+from shopbridge.store.targets import catalog_target, order_target
+from shopbridge.sync.runs import Mapped, RunRecorder, RunSummary, map_records
+
+R = TypeVar("R")
+Progress = Callable[[int, int | None], None]
+Clock = Callable[[], datetime]
+
+ORDERS = "orders"
+BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
+MARGIN = timedelta(seconds=15)  # the channel's index may lag its clock a little
+OVERLAP = timedelta(
+    minutes=5
+)  # re-read the end of the last window; unchanged records cost no write
+MAX_RETRIES_PER_RUN = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRef:
+    id: int
+    name: str
+
+
+def noop(_done: int, _total: int | None) -> None:
+    return None
+
+
+class PullEngine:
+    def __init__(
+        self,
+        database: Database,
+        adapter: ChannelAdapter,
+        shop: ShopRef,
+        recorder: RunRecorder,
+        clock: Clock = utcnow,
+        progress: Progress = noop,
+    ) -> None:
+        self.database = database
+        self.adapter = adapter
+        self.shop = shop
+        self.recorder = recorder
+        self.clock = clock
+        self.progress = progress
+
+    # --- listings ----------------------------------------------------------------------------
+
+    async def listings(self, states: tuple[str, ...]) -> RunSummary:
+        target = await asyncio.to_thread(catalog_target, self.database, self.shop.id)
+
+        def write(session: Session, listing: Listing) -> Outcome:
+            return store_listing(session, target, listing).outcome
+
+        async def run() -> None:
+            await self._pages(self.adapter.listings(states), LISTING, self._map_listings, write)
+
+        return await self._finish_after(run())
+
+    def _map_listings(self, batch: Batch) -> list[Mapped[Listing]]:
+        return map_records(batch.records, self.adapter.listing_id, self.adapter.map_listing)
+
+    # --- orders ------------------------------------------------------------------------------
+
+    @staticmethod
+    def window_for(clock: Clock, cursor: datetime | None) -> tuple[datetime, datetime]:
+        """[cursor - overlap, now - margin): the end is fixed when the run starts."""
+        end = clock() - MARGIN
+        start = cursor - OVERLAP if cursor else BEGINNING
+        return min(start, end), end
+
+    async def orders_incremental(self, start: datetime, end: datetime) -> RunSummary:
+        """Orders updated in [start, end); the cursor follows the data, page by page."""
+        target = await asyncio.to_thread(order_target, self.database, self.shop.id)
+
+        def write(session: Session, order: Order) -> Outcome:
+            return store_order(session, target, order).outcome
+
+        async def run() -> None:
+            await self._retry_failed(write)
+            batches = self.adapter.orders_updated(start, end)
+            await self._pages(batches, RECEIPT, self._map_orders, write, cursor_end=end)
+
+        return await self._finish_after(run(), start, end)
+
+    async def orders_historic(self, start: datetime, end: datetime) -> RunSummary:
+        """Orders created in [start, end), any number of them; the cursor is not touched."""
+        target = await asyncio.to_thread(order_target, self.database, self.shop.id)
+
+        def write(session: Session, order: Order) -> Outcome:
+            return store_order(session, target, order).outcome
+
+        async def run() -> None:
+            await self._pages(
+                self.adapter.orders_created(start, end), RECEIPT, self._map_orders, write
+            )
+
+        return await self._finish_after(run(), start, end)
+
+    async def reconcile(self, start: datetime, end: datetime) -> RunSummary:
+        """Re-read open orders: Etsy changes some without bumping their update time."""
+        target = await asyncio.to_thread(order_target, self.database, self.shop.id)
+
+        def write(session: Session, order: Order) -> Outcome:
+            return store_order(session, target, order).outcome
+
+        async def run() -> None:
+            await self._pages(
+                self.adapter.open_orders(start, end), RECEIPT, self._map_orders, write
+            )
+
+        return await self._finish_after(run(), start, end)
+
+    def _map_orders(self, batch: Batch) -> list[Mapped[Order]]:
+        return map_records(batch.records, self.adapter.order_id, self.adapter.map_order)
+
+    async def _retry_failed(self, write: Callable[[Session, Order], Outcome]) -> None:
+        """Records that failed before are fetched again, until they succeed or are dismissed."""
+        due = await asyncio.to_thread(self._due_errors)
+        raws = []
+        for external_id in due[:MAX_RETRIES_PER_RUN]:
+            try:
+                raws.append(await self.adapter.order(external_id))
+            except ShopbridgeError as exc:
+                await asyncio.to_thread(self._refail, external_id, str(exc))
+        if raws:
+            page = self._map_orders(Batch(raws))
+            await asyncio.to_thread(self.recorder.write_page, RECEIPT, page, write)
+
+    def _due_errors(self) -> list[str]:
+        now = self.clock()
+        with self.database.read() as session:
+            return [
+                error.external_id
+                for error in history.open_errors(session, self.shop.id, RECEIPT)
+                if error.next_attempt_at is None or error.next_attempt_at <= now
+            ]
+
+    def _refail(self, external_id: str, message: str) -> None:
+        with self.database.write() as session:
+            history.record_failure(
+                session, self.shop.id, self.recorder.run_id, RECEIPT, external_id, message, None
+            )
+
+    # --- shared ------------------------------------------------------------------------------
+
+    async def _pages(
+        self,
+        batches: AsyncIterator[Batch],
+        entity: str,
+        map_batch: Callable[[Batch], list[Mapped[R]]],
+        write: Callable[[Session, R], Outcome],
+        cursor_end: datetime | None = None,
+    ) -> None:
+        total: int | None = None
+        async for batch in batches:
+            total = batch.total if total is None else max(total, batch.total or 0)
+            page = map_batch(batch)
+            after = None
+            if cursor_end is not None:
+                after = self._cursor_saver(_latest(page), cursor_end)
+            await asyncio.to_thread(self.recorder.write_page, entity, page, write, after)
+            self.progress(self.recorder.counts.done, total)
+
+    def _cursor_saver(
+        self, seen: datetime | None, end: datetime
+    ) -> Callable[[Session], None] | None:
+        if seen is None:
+            return None
+        value = min(seen, end)
+
+        def save(session: Session) -> None:
+            cursors.advance_cursor(session, self.shop.id, ORDERS, value)
+
+        return save
+
+    async def _finish_after(
+        self,
+        work: Awaitable[None],
+        window_start: datetime | None = None,
+        window_end: datetime | None = None,
+    ) -> RunSummary:
+        calls_before = self.adapter.api_calls
+        error = None
+        try:
+            await work
+        except ShopbridgeError as exc:
+            error = str(exc)
+        return await asyncio.to_thread(
+            self.recorder.finish,
+            self.adapter.api_calls - calls_before,
+            error,
+            window_start,
+            window_end,
+        )
+
+
+def _latest(page: Iterable[Mapped[R]]) -> datetime | None:
+    """The largest update time seen in the data (never the hub's clock)."""
+    times = [
+        item.record.updated_at
+        for item in page
+        if isinstance(item.record, Order | Listing) and item.record.updated_at is not None
+    ]
+    return max(times) if times else None
