@@ -10,6 +10,7 @@ import typer
 
 from shopbridge.cli import db as db_commands
 from shopbridge.cli import ledger
+from shopbridge.cli import sync as sync_commands
 from shopbridge.cli.context import AppContext
 from shopbridge.cli.demo import demo
 from shopbridge.cli.output import err_console
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(sync_commands.app, name="sync")
 ledger.register(app)
 app.command("demo")(demo)
 

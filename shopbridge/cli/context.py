@@ -9,6 +9,8 @@ import typer
 from shopbridge.config import Settings, load_settings
 from shopbridge.runtime import open_database
 from shopbridge.store.db import Database
+from shopbridge.sync.connection import ShopConnections
+from shopbridge.sync.service import SyncService
 
 
 @dataclass
@@ -27,6 +29,12 @@ class AppContext:
         if check_schema not in self._databases:
             self._databases[check_schema] = open_database(self.settings, check_schema)
         return self._databases[check_schema]
+
+    def connections(self) -> ShopConnections:
+        return ShopConnections.from_settings(self.settings, self.database())
+
+    def sync_service(self) -> SyncService:
+        return SyncService(self.connections())
 
 
 def app_context(ctx: typer.Context) -> AppContext:
