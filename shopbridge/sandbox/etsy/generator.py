@@ -49,7 +49,7 @@ VARIATION_PROPERTIES = (
     (513, "Material", MATERIALS),
 )
 LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
-LISTING_STATE_WEIGHTS = (70, 8, 7, 8, 7)
+LISTING_STATE_CUM = (70, 78, 85, 93, 100)  # cumulative weights: 70/8/7/8/7 %
 PAYMENT_METHODS = ("cc", "paypal", "apple_pay", "google_pay", "klarna")
 DAY = 86400
 
@@ -104,9 +104,11 @@ class Generator:
         result: list[Listing] = []
         for n in range(count):
             created = start + n * step + rng.randrange(step)
-            state = rng.choices(LISTING_STATES, LISTING_STATE_WEIGHTS)[0]
+            state = rng.choices(LISTING_STATES, cum_weights=LISTING_STATE_CUM)[0]
             digital = rng.random() < 0.1
-            inventory = self.inventory(shop, n, state, rng.choices((0, 1, 2), (50, 35, 15))[0])
+            inventory = self.inventory(
+                shop, n, state, rng.choices((0, 1, 2), cum_weights=(50, 85, 100))[0]
+            )
             title = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} #{n + 1}"
             result.append(
                 Listing(
@@ -211,7 +213,8 @@ class Generator:
         span = self.now - 600 - start
         times = sorted(start + self.rng.randrange(span) for _ in range(count))
         buyers: list[Buyer] = []
-        return [self.receipt(shop, listings, created, buyers) for created in times]
+        sellable = [lst for lst in listings if lst.state != "draft"] or listings
+        return [self.receipt(shop, sellable, created, buyers) for created in times]
 
     def receipt(
         self,
@@ -221,19 +224,19 @@ class Generator:
         buyers: list[Buyer],
         lifecycle: bool = True,
     ) -> Receipt:
-        """One receipt; with `lifecycle` it is also paid/shipped/... according to its age."""
+        """One receipt of things from `listings`; with `lifecycle` it is also paid, shipped...
+        according to its age."""
         rng = self.rng
         if buyers and rng.random() < 0.3:
             buyer = rng.choice(buyers)  # repeat buyer
         else:
             buyer = self.buyer()
             buyers.append(buyer)
-        sellable = [lst for lst in listings if lst.state != "draft"] or listings
-        n_lines = rng.choices((1, 2, 3, 4, 5), (55, 25, 10, 6, 4))[0]
+        n_lines = rng.choices((1, 2, 3, 4, 5), cum_weights=(55, 80, 90, 96, 100))[0]
         profile_cost = shop.shipping_profiles[0]
         lines = []
         for i in range(n_lines):
-            listing = rng.choice(sellable)
+            listing = rng.choice(listings)
             lines.append(self.transaction(listing, i, profile_cost))
         receipt = Receipt(
             receipt_id=self.ids.next("receipt"),
@@ -292,7 +295,7 @@ class Generator:
             product_id=product.product_id,
             title=listing.title,
             sku=product.sku,
-            quantity=rng.choices((1, 2, 3), (80, 15, 5))[0],
+            quantity=rng.choices((1, 2, 3), cum_weights=(80, 95, 100))[0],
             price=product.offerings[0].price,
             shipping_cost=shipping,
             is_digital=digital,
