@@ -60,7 +60,11 @@ def test_random_query_values_never_cause_a_500(params, path):
 @given(
     st.recursive(
         st.one_of(
-            st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.text(max_size=5),
         ),
         lambda inner: st.one_of(
             st.lists(inner, max_size=3),
