@@ -49,6 +49,35 @@ class Settings(BaseSettings):
     log_json: bool = False
     etsy_api_url: str = ETSY_API_URL
     request_log_days: int = Field(default=14, ge=1, le=3650)
+    # Scheduling (issue 7): global switch and default intervals; 0 turns a stream off.
+    scheduler_enabled: bool = True
+    schedule_orders_minutes: int = Field(default=5, ge=0, le=60)
+    schedule_listings_hours: int = Field(default=24, ge=0, le=24)
+    schedule_reconcile_minutes: int = Field(default=60, ge=0, le=1440)
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=300)
+    scheduler_concurrency: int = Field(default=4, ge=1, le=64)
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=600)
+    worker_stalled_seconds: float = Field(default=60.0, gt=0, le=86400)
+    # Sync history and the retry queue.
+    retention_succeeded_days: int = Field(default=30, ge=1, le=3650)
+    retention_failed_days: int = Field(default=60, ge=1, le=3650)
+    retry_max_attempts: int = Field(default=8, ge=1, le=100)
+    # API budget per key: the channel's daily limit minus a share kept for manual work.
+    api_daily_limit: int = Field(default=10_000, ge=1)
+    api_per_second: float = Field(default=10.0, gt=0)
+    api_budget_reserve: float = Field(default=0.1, ge=0, lt=1)
+    idle_backoff_cap_hours: float = Field(default=6.0, gt=0, le=168)
+    # Alerts by email.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: str = Field(default="none", pattern="^(none|starttls|ssl)$")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    alert_from: str = "shopbridge@localhost"
+    alert_to: str | None = None  # comma separated addresses
+    alert_failures_in_row: int = Field(default=3, ge=1, le=100)
+    alert_budget_fraction: float = Field(default=0.9, gt=0, le=1)
 
     @field_validator("database_url")
     @classmethod

@@ -10,10 +10,15 @@ import typer
 
 from shopbridge.cli import db as db_commands
 from shopbridge.cli import ledger
+from shopbridge.cli import runs as runs_commands
+from shopbridge.cli import schedule as schedule_commands
 from shopbridge.cli import sync as sync_commands
+from shopbridge.cli.budget import budget
 from shopbridge.cli.context import AppContext
 from shopbridge.cli.demo import demo
 from shopbridge.cli.output import err_console
+from shopbridge.cli.serve import serve
+from shopbridge.cli.worker import worker
 from shopbridge.errors import ShopbridgeError
 
 app = typer.Typer(
@@ -27,6 +32,11 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(sync_commands.app, name="sync")
 ledger.register(app)
 app.command("demo")(demo)
+app.add_typer(schedule_commands.app, name="schedule")
+app.add_typer(runs_commands.app, name="runs")
+app.command("budget")(budget)
+app.command("serve")(serve)
+app.command("worker")(worker)
 
 
 def _version(value: bool) -> None:

@@ -466,3 +466,34 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+# --- jobs: schedules and alerts --------------------------------------------------------------
+
+
+class JobSchedule(Base):
+    """When each (shop, stream) job runs next, and what the scheduler learnt from its runs."""
+
+    __tablename__ = "job_schedule"
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_run_at: Mapped[datetime] = mapped_column()
+    last_claimed_at: Mapped[datetime | None] = mapped_column()
+    failures_in_row: Mapped[int] = mapped_column(Integer, default=0)
+    idle_runs: Mapped[int] = mapped_column(Integer, default=0)
+    order_rate: Mapped[float] = mapped_column(default=0.0)  # orders per day, smoothed
+    updated_at: Mapped[datetime] = _updated()
+
+
+class AlertState(Base):
+    """One alert condition: open until it clears, mailed once (sent_at) while open."""
+
+    __tablename__ = "alert_state"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    opened_at: Mapped[datetime] = _created()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    cleared_at: Mapped[datetime | None] = mapped_column()

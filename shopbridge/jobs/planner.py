@@ -1,0 +1,97 @@
+"""Which jobs are due now, and when each runs next: schedules plus the API budget.
+
+Both modes plan the same way: the embedded scheduler claims and runs what is due, the distributed
+dispatcher claims and enqueues it. Orders intervals of the shops of one API key come from the
+budget plan (busy shops at their interval, idle ones backed off up to a cap); listings and
+reconcile run at their configured intervals, stretched only when they alone would exhaust the key.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shopbridge.config import Settings
+from shopbridge.jobs.schedule import default_intervals, intervals_for, stagger
+from shopbridge.store import schedules
+from shopbridge.store.db import Database
+from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
+
+# Estimated calls per run of the fixed streams (a listings page holds 100 with inventory).
+CALLS_PER_RUN = {"listings": 3, "reconcile": 2}
+# A new job's first run is spread over at most this long (the shops of a key never start at once).
+FIRST_RUN_SPREAD = 300
+
+
+@dataclass(frozen=True)
+class Job:
+    shop_id: int
+    shop: str
+    stream: str
+    interval: float  # effective seconds between runs
+    next_run_at: datetime  # when it runs next, after this run
+
+
+def effective_intervals(
+    database: Database, settings: Settings
+) -> dict[tuple[int, str], float]:
+    """Seconds between runs of every active job of every runnable shop."""
+    defaults = default_intervals(settings)
+    rows = schedules.rows(database)
+    by_key: dict[str, list[schedules.ShopJobs]] = defaultdict(list)
+    for shop in schedules.shops(database):
+        if shop.status == "connected":
+            by_key[shop.api_key_id].append(shop)
+    budget = daily_budget(settings.api_daily_limit, settings.api_budget_reserve)
+    cap = settings.idle_backoff_cap_hours * 3600
+    out: dict[tuple[int, str], float] = {}
+    for shops in by_key.values():
+        configured = {shop.id: intervals_for(shop.settings, defaults) for shop in shops}
+        fixed = sum(
+            CALLS_PER_RUN[stream] * DAY / seconds
+            for intervals in configured.values()
+            for stream, seconds in intervals.items()
+            if stream in CALLS_PER_RUN and seconds > 0
+        )
+        polled = [shop for shop in shops if configured[shop.id]["orders"] > 0]
+        demands = [
+            OrdersDemand(
+                rate=rows[(s.id, "orders")].order_rate if (s.id, "orders") in rows else 0.0,
+                base=configured[s.id]["orders"],
+            )
+            for s in polled
+        ]
+        result = plan(demands, fixed, budget, cap)
+        for shop, interval in zip(polled, result.orders_intervals, strict=True):
+            out[(shop.id, "orders")] = interval
+        for shop in shops:
+            for stream in CALLS_PER_RUN:
+                if configured[shop.id][stream] > 0:
+                    out[(shop.id, stream)] = configured[shop.id][stream] * result.fixed_stretch
+    return out
+
+
+def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]:
+    """Jobs due at `now`, oldest first; new jobs get their staggered first run."""
+    if not settings.scheduler_enabled:
+        return []
+    intervals = effective_intervals(database, settings)
+    rows = schedules.rows(database)
+    names = {shop.id: shop.name for shop in schedules.shops(database)}
+    due: list[tuple[datetime, Job]] = []
+    for (shop_id, stream), interval in intervals.items():
+        row = rows.get((shop_id, stream))
+        if row is None:
+            offset = stagger(f"{names[shop_id]}:{stream}", int(min(interval, FIRST_RUN_SPREAD)))
+            schedules.ensure(database, shop_id, stream, now + timedelta(seconds=offset))
+            continue
+        if row.next_run_at <= now:
+            job = Job(shop_id, names[shop_id], stream, interval,
+                      now + timedelta(seconds=interval))
+            due.append((row.next_run_at, job))
+    return [job for _, job in sorted(due, key=lambda pair: pair[0])]
+
+
+def claim(database: Database, job: Job, now: datetime) -> bool:
+    return schedules.claim(database, job.shop_id, job.stream, now, job.next_run_at)

@@ -1,0 +1,166 @@
+"""The job entry points the embedded scheduler, the workers and manual triggers all run.
+
+A job runs under the store lease of its (shop, stream), renewed while it runs, so no two runs of
+one job ever overlap whichever process started them. Holding the lease also proves that a run of
+that job still marked 'running' was left by a dead process: it is closed as interrupted first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shopbridge.config import Settings
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.errors import ShopbridgeError
+from shopbridge.jobs import alerts, retries
+from shopbridge.store import leases, schedules
+from shopbridge.store import runs as history
+from shopbridge.store.db import Database
+from shopbridge.sync.budget import update_rate
+from shopbridge.sync.connection import ShopConnections
+from shopbridge.sync.runs import RunSummary
+from shopbridge.sync.service import SyncService
+
+log = logging.getLogger("shopbridge.jobs")
+
+STREAMS = ("orders", "listings", "reconcile")
+LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_name(shop_id: int, stream: str) -> str:
+    return f"job:{shop_id}:{stream}"
+
+
+class JobBusyError(ShopbridgeError):
+    """Another process runs this job right now."""
+
+
+@dataclass
+class JobRuntime:
+    """What a job needs; built once per process."""
+
+    settings: Settings
+    database: Database
+    service: SyncService
+    mailer: alerts.Mailer
+    holder: str = field(default_factory=holder_id)
+    clock: Callable[[], datetime] = utcnow
+
+    @classmethod
+    def from_settings(cls, settings: Settings, database: Database) -> JobRuntime:
+        connections = ShopConnections.from_settings(
+            settings, database, per_second=settings.api_per_second,
+            per_day=settings.api_daily_limit,
+        )
+        return cls(settings, database, SyncService(connections), alerts.Mailer(settings))
+
+    @property
+    def lease_ttl(self) -> timedelta:
+        return timedelta(seconds=max(3 * self.settings.worker_heartbeat_seconds, 3.0))
+
+
+async def run_job(
+    runtime: JobRuntime, shop_id: int, shop: str, stream: str, trigger: str
+) -> RunSummary | None:
+    """Run one job under its lease; None when another process holds it (nothing ran)."""
+    if stream not in STREAMS:
+        raise ShopbridgeError(f"unknown stream {stream!r}: use one of {', '.join(STREAMS)}")
+    name = lease_name(shop_id, stream)
+    ttl = runtime.lease_ttl
+    if not await asyncio.to_thread(leases.acquire, runtime.database, name, runtime.holder, ttl):
+        log.info("job %s of %s skipped: another process is running it", stream, shop)
+        return None
+    renew = asyncio.create_task(_keep_lease(runtime, name, ttl))
+    try:
+        interrupted = await asyncio.to_thread(history.abandon_running, runtime.database,
+                                              shop_id, stream)
+        if interrupted:
+            log.info("closed %d interrupted %s run(s) of %s", interrupted, stream, shop)
+        try:
+            summary = await _sync(runtime, shop, stream, trigger)
+        except asyncio.CancelledError:
+            # Stopped mid-run: the page in flight commits or not as a whole; close the run
+            # while the lease still proves it is ours.
+            await asyncio.to_thread(history.abandon_running, runtime.database, shop_id, stream)
+            raise
+        await asyncio.to_thread(_after_run, runtime, shop_id, stream, summary)
+        return summary
+    finally:
+        renew.cancel()
+        await asyncio.to_thread(leases.release, runtime.database, name, runtime.holder)
+
+
+async def _sync(runtime: JobRuntime, shop: str, stream: str, trigger: str) -> RunSummary | None:
+    service = runtime.service
+    try:
+        if stream == "orders":
+            return await service.orders(shop, trigger=trigger)
+        if stream == "listings":
+            return await service.listings(shop, LISTING_STATES, trigger=trigger)
+        return await service.reconcile(shop, trigger=trigger)
+    except ShopbridgeError as exc:
+        # The run row (when one was opened) already says why; the schedule counts the failure.
+        log.warning("%s of %s failed before it ran: %s", stream, shop, exc)
+        return None
+
+
+async def _keep_lease(runtime: JobRuntime, name: str, ttl: timedelta) -> None:
+    while True:
+        await asyncio.sleep(ttl.total_seconds() / 3)
+        held = await asyncio.to_thread(
+            leases.acquire, runtime.database, name, runtime.holder, ttl
+        )
+        if not held:
+            log.warning("lease %s was lost while its job ran", name)
+
+
+def _after_run(
+    runtime: JobRuntime, shop_id: int, stream: str, summary: RunSummary | None
+) -> None:
+    """Learn from the run, apply the retry policy, and raise or clear alerts."""
+    database, settings = runtime.database, runtime.settings
+    failed = summary is None or summary.status == "failed"
+    rate = None
+    found = 0
+    if summary is not None and stream == "orders" and not failed:
+        found = summary.counts.created + summary.counts.updated
+        row = schedules.rows(database).get((shop_id, stream))
+        if summary.window_start is not None and summary.window_end is not None:
+            elapsed = (summary.window_end - summary.window_start).total_seconds()
+            rate = update_rate(row.order_rate if row else 0.0, found, elapsed)
+    schedules.record_result(database, shop_id, stream, failed, found, rate)
+    dead = history.apply_retry_policy(database, retries.delay, settings.retry_max_attempts)
+    names = {shop.id: shop.name for shop in schedules.shops(database)}
+    alerts.dead_lettered(database, dead, names)
+    check_alerts(runtime)
+
+
+def check_alerts(runtime: JobRuntime) -> None:
+    alerts.check_conditions(runtime.database, runtime.settings)
+    alerts.deliver(runtime.database, runtime.mailer)
+
+
+def maintenance(runtime: JobRuntime) -> int:
+    """Retention and the retry queue: prune old runs, back off and dead-letter errors."""
+    settings = runtime.settings
+    pruned = history.prune(runtime.database, runtime.clock(), settings.retention_succeeded_days,
+                           settings.retention_failed_days)
+    dead = history.apply_retry_policy(runtime.database, retries.delay,
+                                      settings.retry_max_attempts)
+    names = {shop.id: shop.name for shop in schedules.shops(runtime.database)}
+    alerts.dead_lettered(runtime.database, dead, names)
+    check_alerts(runtime)
+    if pruned:
+        log.info("pruned %d runs past retention", pruned)
+    return pruned
