@@ -46,11 +46,16 @@ class ChannelAdapter(Protocol):
         ...
 
     def open_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
-        """Orders created in [start, end) that are neither shipped nor cancelled (reconcile)."""
+        """Orders created in [start, end) that are not shipped, cancelled ones included: the
+        reconcile sweep must see cancellations the update time does not show."""
         ...
 
     async def order(self, external_id: str) -> Raw:
         """One order by its channel id (a resync of a single record)."""
+        ...
+
+    async def listing(self, external_id: str) -> Raw:
+        """One listing by its channel id, shaped like those `listings` yields."""
         ...
 
     def listing_id(self, raw: Mapping[str, Any]) -> str: ...

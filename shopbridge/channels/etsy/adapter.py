@@ -89,8 +89,10 @@ class EtsyAdapter:
         return self._keyset("updated", "last_modified", start, end, {})
 
     def open_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
-        # Filtered sets shrink while we page (orders ship), so these go by key too.
-        filters = {"was_shipped": False, "was_canceled": False}
+        # Filtered sets shrink while we page (orders ship), so these go by key too. Canceled
+        # receipts stay in: a cancellation that did not bump the update time is exactly what
+        # this sweep exists to find, and filtering them out would hide it for ever.
+        filters = {"was_shipped": False}
         return self._keyset("created", "created", start, end, filters)
 
     async def orders_created(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
@@ -98,7 +100,13 @@ class EtsyAdapter:
             yield batch
 
     async def order(self, external_id: str) -> Raw:
-        return await self.client.get_shop_receipt(self.shop_id, int(external_id))
+        return await self.client.get_shop_receipt(self.shop_id, _numeric(external_id, "receipt"))
+
+    async def listing(self, external_id: str) -> Raw:
+        page = await self.client.get_listings_by_listing_ids([_numeric(external_id, "listing")])
+        if not page["results"]:
+            raise FatalError(f"Etsy has no listing {external_id}")
+        return dict(page["results"][0])
 
     # --- mapping -----------------------------------------------------------------------------
 
@@ -226,6 +234,13 @@ def _int(value: Any) -> int:
 
 def _receipt_key(raw: Mapping[str, Any]) -> str:
     return str(raw.get("receipt_id"))
+
+
+def _numeric(external_id: str, kind: str) -> int:
+    """A stored id back to Etsy's integer; a record quarantined without an id has none."""
+    if not external_id.isdigit():
+        raise FatalError(f"{external_id!r} is not an Etsy {kind} id: it cannot be fetched again")
+    return int(external_id)
 
 
 def _id(raw: Mapping[str, Any], field: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
@@ -56,12 +57,21 @@ async def connect_shop(connections: ShopConnections, transport: httpx.AsyncBaseT
     await connections.complete_authorization(SHOP, params)
 
 
+Wrap = Callable[[EtsySandbox, httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+
+
 async def build_harness(
-    database: Database, config: SandboxConfig, transport: httpx.AsyncBaseTransport | None = None
+    database: Database,
+    config: SandboxConfig,
+    transport: httpx.AsyncBaseTransport | None = None,
+    wrap: Wrap | None = None,
 ) -> Harness:
+    """`wrap(world, asgi_transport)` puts a transport of the test's own around the sandbox."""
     app = create_app(config)
     world: EtsySandbox = app.state.sandbox
     transport = transport or httpx.ASGITransport(app=app)
+    if wrap is not None:
+        transport = wrap(world, transport)
     connections = ShopConnections(
         database, Vault(Fernet.generate_key()), transport=transport, per_second=10_000,
         per_day=10_000_000, retry=FAST_RETRY, clock=lambda: float(world.now()),

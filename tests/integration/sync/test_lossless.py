@@ -1,0 +1,112 @@
+"""Lossless windows: a shop that changes while we page, and an API that fails while it does.
+
+Issue 6 asks for 5,000 receipts with 500 new, 500 updated and 100 cancelled during the sync. The
+proportions are kept at 2,000 / 200 / 200 / 40 so each database stays well under 20 s; the
+paging code does not care about the absolute numbers (pages of 100 either way).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import build_harness, make_config
+from ledger_check import assert_ledger_equals_sandbox, differences
+from transports import MidPagingChanges
+
+from shopbridge.sandbox.etsy import FaultRule
+from shopbridge.store.db import Database
+
+SHOP = "crafts"
+ALL_OF_HISTORY = 400  # days: the sandbox's history is one year
+
+
+def changes_for(world_shop: list[MidPagingChanges], **plan: int):
+    """A `wrap` for build_harness that installs (and hands back) a MidPagingChanges."""
+
+    def wrap(world, inner):
+        changes = MidPagingChanges(world, world.shops[0][1], **plan)
+        world_shop.append(changes)
+        return changes.transport(inner)
+
+    return wrap
+
+
+@pytest.mark.slow
+async def test_changes_while_paging_land_next_run_and_the_sweep_finds_cancellations(
+    database: Database,
+) -> None:
+    box: list[MidPagingChanges] = []
+    harness = await build_harness(
+        database,
+        make_config(receipts=2000, listings=60),
+        wrap=changes_for(box, new=200, updates=200, cancels=40, first=3, last=10),
+    )
+    changes = box[0]
+
+    first = await harness.service.orders(SHOP)
+    assert first.status == "succeeded", first.error
+    assert changes.done == changes.plan  # every change really happened mid-run
+
+    # Receipts changed during the run moved past its fixed end: the next run takes them.
+    harness.world.advance(60)
+    catch_up = await harness.service.orders(SHOP)
+    assert catch_up.status == "succeeded", catch_up.error
+    assert catch_up.counts.created >= 200  # the new receipts (and old ones changed unread)
+
+    # Cancellations do not bump updated_timestamp: the incremental sync cannot see them, and
+    # they are the only thing it missed.
+    missed = differences(harness.world, harness.etsy_shop_id, database)
+    assert set(missed) == {str(rid) for rid in changes.canceled}
+    assert all("status='canceled'" in why for why in missed.values())
+
+    sweep = await harness.service.reconcile(SHOP, days=ALL_OF_HISTORY)
+    assert sweep.status == "succeeded", sweep.error
+    assert sweep.counts.updated == len(changes.canceled)
+    assert_ledger_equals_sandbox(harness.world, harness.etsy_shop_id, database)
+
+
+def faults() -> list[FaultRule]:
+    """Fresh rules (they count what they matched) for receipt pages."""
+    return [
+        # A storm of 429s longer than the retry budget: the run that meets it fails.
+        FaultRule("rate_limit", operation="getShopReceipts", after=6, times=6, retry_after=0),
+        FaultRule("error", operation="getShopReceipts", probability=0.08, status=503),
+        FaultRule("error", operation="getShopReceipts", probability=0.04, status=500),
+        FaultRule("timeout", operation="getShopReceipts", probability=0.04, hang_seconds=0.05),
+        FaultRule("truncate", operation="getShopReceipts", probability=0.05),
+        FaultRule("drop", operation="getShopReceipts", probability=0.03),
+        FaultRule("rate_limit", operation="getShopReceipts", probability=0.05, retry_after=0),
+    ]
+
+
+async def until_succeeded(run, limit: int = 10) -> list[str]:
+    """Rerun a failing sync until it succeeds; the statuses of every attempt."""
+    statuses = []
+    for _ in range(limit):
+        summary = await run()
+        statuses.append(summary.status)
+        if summary.status == "succeeded":
+            return statuses
+    raise AssertionError(f"no success in {limit} runs: {statuses}")
+
+
+@pytest.mark.slow
+async def test_faults_while_paging_then_reruns_give_the_exact_ledger(database: Database) -> None:
+    box: list[MidPagingChanges] = []
+    harness = await build_harness(
+        database,
+        make_config(receipts=1000, listings=60),
+        wrap=changes_for(box, new=100, updates=100, cancels=20, first=3, last=9),
+    )
+    changes = box[0]
+    harness.world.set_faults(faults())
+
+    first = await until_succeeded(lambda: harness.service.orders(SHOP))
+    assert first[0] == "failed"  # the storm exhausted the retries of the first run
+    assert changes.done == changes.plan
+    harness.world.advance(60)
+    await until_succeeded(lambda: harness.service.orders(SHOP))
+    await until_succeeded(lambda: harness.service.reconcile(SHOP, days=ALL_OF_HISTORY))
+
+    fired = {rule.kind: rule.fired for rule in harness.world.faults.rules() if rule.fired}
+    assert set(fired) >= {"rate_limit", "error", "timeout", "truncate", "drop"}, fired
+    assert_ledger_equals_sandbox(harness.world, harness.etsy_shop_id, database)
