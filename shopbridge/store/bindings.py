@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shopbridge.store.dialect import insert_for, is_postgres
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.store.dialect import insert_for, is_postgres, update_by_id
 from shopbridge.store.models import Binding
 
 
@@ -116,3 +117,62 @@ def remote_versions(
 
 def mark_pushed(session: Session, binding_id: int, value: dict[str, Any]) -> None:
     session.execute(update(Binding).where(Binding.id == binding_id).values(last_pushed=value))
+
+
+@dataclass(frozen=True, slots=True)
+class BindingRow:
+    id: int
+    external_id: str
+    local_id: int | None
+    remote_updated_at: datetime | None
+    signature: str | None
+
+
+def claim_many(
+    session: Session, shop_id: int, entity: str, external_ids: list[str]
+) -> dict[str, BindingRow]:
+    """`claim` for a page: one insert and one (locking) select for all ids.
+
+    Ids are claimed in sorted order so that two concurrent writers lock rows in the same order
+    and cannot deadlock.
+    """
+    ids = sorted(set(external_ids))
+    if not ids:
+        return {}
+    stmt = insert_for(session, Binding).on_conflict_do_nothing(
+        index_elements=["shop_id", "entity", "external_id"]
+    )
+    now = utcnow()
+    session.execute(
+        stmt,
+        [
+            {
+                "shop_id": shop_id,
+                "entity": entity,
+                "external_id": external_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for external_id in ids
+        ],
+    )
+    query = (
+        select(
+            Binding.id,
+            Binding.external_id,
+            Binding.local_id,
+            Binding.remote_updated_at,
+            Binding.signature,
+        )
+        .where(Binding.shop_id == shop_id, Binding.entity == entity, Binding.external_id.in_(ids))
+        .order_by(Binding.external_id)
+    )
+    if is_postgres(session):
+        query = query.with_for_update()
+    return {row.external_id: BindingRow(*row) for row in session.execute(query)}
+
+
+def bind_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Point claimed bindings at their ledger rows: dicts of id, local_id, remote_updated_at,
+    signature (the same keys in every dict)."""
+    update_by_id(session, Binding, rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import utcnow
@@ -58,6 +58,39 @@ def record_outcome(
             payload=payload,
         )
     )
+
+
+def record_outcomes(
+    session: Session, run_id: int, entity: str, outcomes: list[tuple[str, str]]
+) -> None:
+    """(external id, outcome) of records written cleanly; one statement for a page."""
+    if outcomes:
+        now = utcnow()
+        session.execute(
+            insert(SyncRecord),
+            [
+                {
+                    "run_id": run_id,
+                    "entity": entity,
+                    "external_id": external_id,
+                    "outcome": outcome,
+                    "created_at": now,
+                }
+                for external_id, outcome in outcomes
+            ],
+        )
+
+
+def resolve_errors(session: Session, shop_id: int, entity: str, external_ids: list[str]) -> None:
+    """Records that imported cleanly leave the error queue."""
+    if external_ids:
+        session.execute(
+            delete(SyncError).where(
+                SyncError.shop_id == shop_id,
+                SyncError.entity == entity,
+                SyncError.external_id.in_(external_ids),
+            )
+        )
 
 
 def record_failure(

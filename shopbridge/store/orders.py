@@ -1,30 +1,35 @@
 """Writing channel orders into the ledger: customers, addresses, orders, lines and documents.
 
-One call writes one order with all its documents inside the caller's transaction (a savepoint per
-order in a page), so an order lands whole or not at all. Customers are matched by the channel's
-buyer id, then by email, then (when a shop asks for it) by name and postcode; once linked, a
-customer's stored data is never overwritten and new addresses are added beside the old ones.
+Orders are written a page at a time with set-based statements (a handful of queries per page, not
+per order), and a single order is a page of one. The caller wraps each call in a transaction or
+savepoint, so a page lands whole or not at all; when a page fails, the caller retries its orders
+one by one so that a bad order fails alone.
+
+Customers are matched by the channel's buyer id, then by email, then (when a shop asks for it) by
+name and postcode; once linked, a customer's stored data is never overwritten and new addresses
+are added beside the old ones.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.records import Address as AddressRecord
 from shopbridge.domain.records import Customer as CustomerRecord
 from shopbridge.domain.records import Order, OrderLine
+from shopbridge.domain.timeutil import utcnow
 from shopbridge.store import bindings
+from shopbridge.store.bindings import BindingRow
 from shopbridge.store.catalog import LISTING, VARIANT, signature_key, sku_key
-from shopbridge.store.dialect import insert_for
+from shopbridge.store.dialect import insert_for, table_of, update_by_id
 from shopbridge.store.models import (
     Address,
-    Binding,
     Contact,
     Customer,
     Invoice,
@@ -69,215 +74,384 @@ def order_fingerprint(order: Order) -> str:
 
 def write_order(session: Session, target: OrderTarget, order: Order) -> OrderResult:
     """Create or update one order and its documents; skip it when nothing changed."""
-    claimed = bindings.claim(session, target.shop_id, RECEIPT, order.external_id)
-    fingerprint = order_fingerprint(order)
-    known = claimed.binding
-    if _already_stored(known, order.updated_at, fingerprint):
-        return OrderResult(Outcome.UNCHANGED, known.local_id or 0)
-    customer_id = _customer_id(session, target, order.customer, order.shipping_address)
-    address_id = (
-        _address_id(session, customer_id, order.shipping_address)
-        if customer_id is not None and order.shipping_address
-        else None
-    )
-    if claimed.is_new:
-        row = SalesOrder(shop_id=target.shop_id, number=order.external_id, customer_id=customer_id)
-        _set_content(row, order, address_id)
-        _set_lifecycle(row, order)
-        session.add(row)
-        session.flush()
-        result = OrderResult(Outcome.CREATED, row.id)
-    else:
-        row = session.get_one(SalesOrder, known.local_id)
-        result = OrderResult(Outcome.UPDATED, row.id)
-        if row.edited_locally:
-            result.conflicts.append(
-                "changed on the channel after a local edit: lines and totals kept"
-            )
-            row.flags = {**row.flags, "conflict": result.conflicts[-1]}
+    return write_orders(session, target, [order])[0]
+
+
+def write_orders(
+    session: Session, target: OrderTarget, orders: Sequence[Order]
+) -> list[OrderResult]:
+    """Create or update a page of orders; results in the same order as `orders`.
+
+    An order listed twice in one page is written once, in its latest version.
+    """
+    claims = bindings.claim_many(session, target.shop_id, RECEIPT, [o.external_id for o in orders])
+    fingerprints = [order_fingerprint(order) for order in orders]
+    latest = {
+        order.external_id: index
+        for index, order in sorted(enumerate(orders), key=lambda pair: pair[1].updated_at)
+    }
+    results: list[OrderResult | None] = [None] * len(orders)
+    changed: list[int] = []
+    for index, order in enumerate(orders):
+        known = claims[order.external_id]
+        if latest[order.external_id] != index or _already_stored(known, order, fingerprints[index]):
+            results[index] = OrderResult(Outcome.UNCHANGED, known.local_id or 0)
         else:
-            _set_content(row, order, address_id)
-        _set_lifecycle(row, order)
-    if not row.edited_locally or result.outcome is Outcome.CREATED:
-        result.items_created = _write_lines(session, target, row.id, order)
-    _write_documents(session, target, row, order)
-    bindings.bind(session, claimed, row.id, order.updated_at, fingerprint)
-    return result
+            changed.append(index)
+    if changed:
+        page = [orders[i] for i in changed]
+        customers = _customer_ids(session, target, page)
+        addresses = _address_ids(session, page, customers)
+        written = _write_order_rows(session, target, page, claims, customers, addresses)
+        _write_lines(session, target, page, written)
+        _write_documents(session, target, page, written)
+        bindings.bind_many(
+            session,
+            [
+                {
+                    "id": claims[order.external_id].id,
+                    "local_id": result.order_id,
+                    "remote_updated_at": order.updated_at,
+                    "signature": fingerprints[index],
+                }
+                for index, order, result in zip(changed, page, written, strict=True)
+            ],
+        )
+        for index, result in zip(changed, written, strict=True):
+            results[index] = result
+    return [result for result in results if result is not None]
 
 
-def _already_stored(known: Binding, updated_at: datetime, fingerprint: str) -> bool:
+def _already_stored(known: BindingRow, order: Order, fingerprint: str) -> bool:
     """True for an older version, or the same content again (whatever its update time)."""
     if known.local_id is None or known.remote_updated_at is None:
         return False
-    return updated_at < known.remote_updated_at or known.signature == fingerprint
+    return order.updated_at < known.remote_updated_at or known.signature == fingerprint
 
 
 # --- customers -------------------------------------------------------------------------------
 
 
-def _customer_id(
-    session: Session,
-    target: OrderTarget,
-    buyer: CustomerRecord,
-    address: AddressRecord | None,
-) -> int | None:
-    """The ledger customer for a buyer: by buyer id, then email, then (opt-in) name + postcode."""
-    claimed = (
-        bindings.claim(session, target.shop_id, BUYER, buyer.external_id)
-        if (buyer.external_id)
-        else None
-    )
-    if claimed is not None and claimed.binding.local_id is not None:
-        _add_contact(session, claimed.binding.local_id, "email", buyer.email)
-        return claimed.binding.local_id
-    customer_id = _match_customer(session, target, buyer, address)
-    if customer_id is None:
-        if not (buyer.external_id or buyer.email or buyer.name):
-            return None
-        customer = Customer(name=buyer.name, email=buyer.email)
-        session.add(customer)
-        session.flush()
-        customer_id = customer.id
-    _add_contact(session, customer_id, "email", buyer.email)
-    if claimed is not None:
-        bindings.bind(session, claimed, customer_id, None)
-    return customer_id
-
-
-def _match_customer(
-    session: Session, target: OrderTarget, buyer: CustomerRecord, address: AddressRecord | None
-) -> int | None:
+def _buyer_key(order: Order, index: int) -> tuple[str, str]:
+    buyer = order.customer
+    if buyer.external_id:
+        return ("id", buyer.external_id)
     if buyer.email:
-        by_email = session.execute(
-            select(Contact.customer_id)
-            .where(Contact.kind == "email", Contact.value == buyer.email.lower())
-            .limit(1)
-        ).scalar_one_or_none()
-        if by_email is not None:
-            return by_email
-    if target.match_by_name_and_postcode and buyer.name and address and address.postcode:
-        return session.execute(
-            select(Customer.id)
-            .join(Address, Address.customer_id == Customer.id)
-            .where(Customer.name == buyer.name, Address.postcode == address.postcode)
-            .limit(1)
-        ).scalar_one_or_none()
-    return None
+        return ("email", buyer.email.lower())
+    return ("anonymous", str(index))
 
 
-def _add_contact(session: Session, customer_id: int, kind: str, value: str | None) -> None:
-    if not value:
-        return
-    session.execute(
-        insert_for(session, Contact)
-        .values(customer_id=customer_id, kind=kind, value=value.lower()[:320])
-        .on_conflict_do_nothing()
+def _customer_ids(session: Session, target: OrderTarget, page: list[Order]) -> list[int | None]:
+    """The ledger customer of each order: by buyer id, then email, then (opt-in) name+postcode,
+    else a new customer; a buyer with no id, email or name gets none."""
+    keys = [_buyer_key(order, index) for index, order in enumerate(page)]
+    claims = bindings.claim_many(
+        session, target.shop_id, BUYER, [value for kind, value in keys if kind == "id"]
     )
+    resolved: dict[tuple[str, str], int] = {
+        ("id", external_id): row.local_id
+        for external_id, row in claims.items()
+        if row.local_id is not None
+    }
+    emails = sorted({o.customer.email.lower() for o in page if o.customer.email})
+    by_email = _customers_by_email(session, emails)
+    to_create: dict[tuple[str, str], CustomerRecord] = {}
+    for key, order in zip(keys, page, strict=True):
+        if key in resolved:
+            continue
+        buyer = order.customer
+        found = by_email.get(buyer.email.lower()) if buyer.email else None
+        if found is None and target.match_by_name_and_postcode:
+            found = _customer_by_name_and_postcode(session, buyer, order.shipping_address)
+        if found is not None:
+            resolved[key] = found
+        elif buyer.external_id or buyer.email or buyer.name:
+            to_create.setdefault(key, buyer)
+    if to_create:
+        now = utcnow()
+        table = table_of(Customer)
+        created = session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [
+                {"name": b.name, "email": b.email, "created_at": now, "updated_at": now}
+                for b in to_create.values()
+            ],
+        ).scalars()
+        resolved.update(zip(to_create, created, strict=True))
+    bindings.bind_many(
+        session,
+        [
+            {"id": row.id, "local_id": resolved[("id", external_id)]}
+            for external_id, row in claims.items()
+            if row.local_id is None
+        ],
+    )
+    _add_emails(session, page, keys, resolved)
+    return [resolved.get(key) for key in keys]
 
 
-def _address_id(session: Session, customer_id: int, address: AddressRecord) -> int:
-    """Addresses are added, never replaced: an identical one is reused."""
-    fingerprint = hashlib.sha256(address.fingerprint().encode()).hexdigest()
-    session.execute(
-        insert_for(session, Address)
-        .values(
-            customer_id=customer_id,
-            name=address.name,
-            line1=address.line1,
-            line2=address.line2,
-            city=address.city,
-            state=address.state,
-            postcode=(address.postcode or "")[:32] or None,
-            country_code=(address.country_code or "")[:8] or None,
-            fingerprint=fingerprint,
+def _customers_by_email(session: Session, emails: list[str]) -> dict[str, int]:
+    if not emails:
+        return {}
+    rows = session.execute(
+        select(Contact.value, Contact.customer_id).where(
+            Contact.kind == "email", Contact.value.in_(emails)
         )
-        .on_conflict_do_nothing()
     )
+    return {value: customer_id for value, customer_id in rows}
+
+
+def _customer_by_name_and_postcode(
+    session: Session, buyer: CustomerRecord, address: AddressRecord | None
+) -> int | None:
+    if not (buyer.name and address and address.postcode):
+        return None
     return session.execute(
-        select(Address.id).where(
-            Address.customer_id == customer_id, Address.fingerprint == fingerprint
+        select(Customer.id)
+        .join(Address, Address.customer_id == Customer.id)
+        .where(Customer.name == buyer.name, Address.postcode == address.postcode)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _add_emails(
+    session: Session,
+    page: list[Order],
+    keys: list[tuple[str, str]],
+    resolved: dict[tuple[str, str], int],
+) -> None:
+    rows = {
+        (resolved[key], order.customer.email.lower()[:320])
+        for key, order in zip(keys, page, strict=True)
+        if order.customer.email and key in resolved
+    }
+    if rows:
+        session.execute(
+            insert_for(session, Contact).on_conflict_do_nothing(),
+            [{"customer_id": c, "kind": "email", "value": v} for c, v in sorted(rows)],
         )
-    ).scalar_one()
 
 
-# --- the order itself ------------------------------------------------------------------------
+def _address_fingerprint(address: AddressRecord) -> str:
+    return hashlib.sha256(address.fingerprint().encode()).hexdigest()
 
 
-def _set_content(row: SalesOrder, order: Order, address_id: int | None) -> None:
+def _address_ids(
+    session: Session, page: list[Order], customers: list[int | None]
+) -> list[int | None]:
+    """Addresses are added, never replaced: an identical one is reused."""
+    wanted: dict[tuple[int, str], AddressRecord] = {}
+    for order, customer_id in zip(page, customers, strict=True):
+        if customer_id is not None and order.shipping_address is not None:
+            address = order.shipping_address
+            wanted.setdefault((customer_id, _address_fingerprint(address)), address)
+    if not wanted:
+        return [None] * len(page)
+    session.execute(
+        insert_for(session, Address).on_conflict_do_nothing(),
+        [
+            {
+                "customer_id": customer_id,
+                "name": a.name,
+                "line1": a.line1,
+                "line2": a.line2,
+                "city": a.city,
+                "state": a.state,
+                "postcode": (a.postcode or "")[:32] or None,
+                "country_code": (a.country_code or "")[:8] or None,
+                "fingerprint": fingerprint,
+            }
+            for (customer_id, fingerprint), a in wanted.items()
+        ],
+    )
+    rows = session.execute(
+        select(Address.customer_id, Address.fingerprint, Address.id).where(
+            tuple_(Address.customer_id, Address.fingerprint).in_(list(wanted))
+        )
+    )
+    ids = {(customer_id, fingerprint): id_ for customer_id, fingerprint, id_ in rows}
+    return [
+        ids.get((c, _address_fingerprint(o.shipping_address)))
+        if c is not None and o.shipping_address is not None
+        else None
+        for o, c in zip(page, customers, strict=True)
+    ]
+
+
+# --- the orders themselves -------------------------------------------------------------------
+
+
+def _content(order: Order, address_id: int | None) -> dict[str, Any]:
     """What a local edit protects: money, currency, address."""
     totals = order.totals
-    row.currency = order.currency
-    row.ordered_at = order.created_at
-    row.items_total = totals.items.amount
-    row.subtotal = totals.subtotal.amount
-    row.shipping = totals.shipping.amount
-    row.tax = totals.tax.amount
-    row.vat = totals.vat.amount
-    row.discount = totals.discount.amount
-    row.gift_wrap = totals.gift_wrap.amount
-    row.grand_total = totals.grand_total.amount
-    row.reconciles = totals.reconciles()
-    row.shipping_address_id = address_id
-    row.buyer_note = order.buyer_note
+    return {
+        "currency": order.currency,
+        "ordered_at": order.created_at,
+        "items_total": totals.items.amount,
+        "subtotal": totals.subtotal.amount,
+        "shipping": totals.shipping.amount,
+        "tax": totals.tax.amount,
+        "vat": totals.vat.amount,
+        "discount": totals.discount.amount,
+        "gift_wrap": totals.gift_wrap.amount,
+        "grand_total": totals.grand_total.amount,
+        "reconciles": totals.reconciles(),
+        "shipping_address_id": address_id,
+        "buyer_note": order.buyer_note,
+    }
 
 
-def _set_lifecycle(row: SalesOrder, order: Order) -> None:
+def _lifecycle(order: Order, conflict: str | None) -> dict[str, Any]:
     """What the channel always owns: status, flags, refunds."""
-    row.status = order.status.value
-    row.remote_updated_at = order.updated_at
-    row.is_paid = order.is_paid
-    row.is_shipped = order.is_shipped
-    row.is_canceled = order.is_canceled
-    row.refunded_total = order.refunded.amount
-    flags: dict[str, Any] = {k: v for k, v in (row.flags or {}).items() if k == "conflict"}
+    flags: dict[str, Any] = {}
+    if conflict:
+        flags["conflict"] = conflict
     if order.warnings:
         flags["warnings"] = list(order.warnings)
-    row.flags = flags
-
-
-def _write_lines(session: Session, target: OrderTarget, order_id: int, order: Order) -> int:
-    existing = {
-        line.external_id: line
-        for line in session.execute(
-            select(OrderLineRow).where(OrderLineRow.order_id == order_id)
-        ).scalars()
+    return {
+        "status": order.status.value,
+        "remote_updated_at": order.updated_at,
+        "is_paid": order.is_paid,
+        "is_shipped": order.is_shipped,
+        "is_canceled": order.is_canceled,
+        "refunded_total": order.refunded.amount,
+        "flags": flags,
     }
-    created_items = 0
-    for line in order.lines:
-        variant_id, created = _variant_for_line(session, target, line, order.created_at)
-        created_items += created
-        row = existing.get(line.external_id) or OrderLineRow(
-            order_id=order_id, external_id=line.external_id
+
+
+def _write_order_rows(
+    session: Session,
+    target: OrderTarget,
+    page: list[Order],
+    claims: dict[str, BindingRow],
+    customers: list[int | None],
+    addresses: list[int | None],
+) -> list[OrderResult]:
+    existing_ids = [
+        claims[o.external_id].local_id for o in page if claims[o.external_id].local_id is not None
+    ]
+    edited = (
+        dict(
+            session.execute(
+                select(SalesOrder.id, SalesOrder.edited_locally).where(
+                    SalesOrder.id.in_(existing_ids)
+                )
+            ).all()
         )
-        row.variant_id = variant_id
-        row.title = line.title
-        row.sku = line.sku
-        row.quantity = line.quantity
-        row.unit_price = line.unit_price.amount
-        row.options = [[o.attribute, o.value] for o in line.options]
-        row.personalization = line.personalization
-        if line.external_id not in existing:
-            session.add(row)
-    return created_items
+        if existing_ids
+        else {}
+    )
+    new_rows, full_updates, lifecycle_updates = [], [], []
+    results: list[OrderResult] = []
+    for order, customer_id, address_id in zip(page, customers, addresses, strict=True):
+        local_id = claims[order.external_id].local_id
+        if local_id is None:
+            new_rows.append(
+                {
+                    "shop_id": target.shop_id,
+                    "number": order.external_id,
+                    "customer_id": customer_id,
+                    **_content(order, address_id),
+                    **_lifecycle(order, None),
+                }
+            )
+            results.append(OrderResult(Outcome.CREATED, 0))
+        elif edited.get(local_id):
+            lifecycle_updates.append({"id": local_id, **_lifecycle(order, LOCAL_EDIT_CONFLICT)})
+            results.append(OrderResult(Outcome.UPDATED, local_id, conflicts=[LOCAL_EDIT_CONFLICT]))
+        else:
+            full_updates.append(
+                {"id": local_id, **_content(order, address_id), **_lifecycle(order, None)}
+            )
+            results.append(OrderResult(Outcome.UPDATED, local_id))
+    now = utcnow()
+    table = table_of(SalesOrder)
+    if new_rows:
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = iter(
+            session.execute(
+                stmt, [{**row, "created_at": now, "updated_at": now} for row in new_rows]
+            ).scalars()
+        )
+        for result in results:
+            if result.outcome is Outcome.CREATED:
+                result.order_id = next(ids)
+    for rows in (full_updates, lifecycle_updates):
+        update_by_id(session, SalesOrder, rows)
+    return results
 
 
-def _variant_for_line(
-    session: Session, target: OrderTarget, line: OrderLine, when: datetime
-) -> tuple[int | None, int]:
-    """The variant a line sold, through the catalog bindings; unknown products are created.
+# --- lines -----------------------------------------------------------------------------------
 
-    An order is never blocked by a product the catalog has not seen (deleted listing, catalog not
-    imported yet): the item is created on the fly, flagged, and a later catalog import fills it in.
-    """
+
+def _line_keys(line: OrderLine) -> list[str]:
     if line.listing_external_id is None:
-        return None, 0
+        return []
     keys = [signature_key(line.listing_external_id, line.signature)]
     if line.sku:
         keys.insert(0, sku_key(line.listing_external_id, line.sku))
+    return keys
+
+
+def _write_lines(
+    session: Session, target: OrderTarget, page: list[Order], written: list[OrderResult]
+) -> None:
+    """Lines of new orders and of orders not edited locally, upserted by (order, line id)."""
+    todo = [
+        (order, result) for order, result in zip(page, written, strict=True) if not result.conflicts
+    ]
+    keys = [key for order, _ in todo for line in order.lines for key in _line_keys(line)]
     bound = bindings.local_ids(session, target.shop_id, VARIANT, keys)
-    for key in keys:
-        if key in bound:
-            return bound[key], 0
+    rows = []
+    for order, result in todo:
+        for line in order.lines:
+            found = next((bound[k] for k in _line_keys(line) if k in bound), None)
+            if found is None and line.listing_external_id is not None:
+                found, created = _create_variant_for_line(session, target, line)
+                result.items_created += created
+                bound.update(dict.fromkeys(_line_keys(line), found))
+            rows.append(
+                {
+                    "order_id": result.order_id,
+                    "external_id": line.external_id,
+                    "variant_id": found,
+                    "title": line.title,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price.amount,
+                    "options": [[o.attribute, o.value] for o in line.options],
+                    "personalization": line.personalization,
+                }
+            )
+    if rows:
+        stmt = insert_for(session, OrderLineRow)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["order_id", "external_id"],
+                set_={
+                    name: getattr(stmt.excluded, name)
+                    for name in (
+                        "variant_id",
+                        "title",
+                        "sku",
+                        "quantity",
+                        "unit_price",
+                        "options",
+                        "personalization",
+                    )
+                },
+            ),
+            rows,
+        )
+
+
+def _create_variant_for_line(
+    session: Session, target: OrderTarget, line: OrderLine
+) -> tuple[int, int]:
+    """An order is never blocked by a product the catalog has not seen (deleted listing, catalog
+    not imported yet): its item is created on the fly, flagged, and a later catalog import fills
+    it in. Returns the variant id and how many items were created."""
+    assert line.listing_external_id is not None
     listing = bindings.claim(session, target.shop_id, LISTING, line.listing_external_id)
     created = 0
     if listing.is_new:
@@ -296,77 +470,81 @@ def _variant_for_line(
     )
     session.add(variant)
     session.flush()
-    for key in keys:
+    remote = {"created_from_order": True, "listing_id": line.listing_external_id}
+    for key in _line_keys(line):
         claimed = bindings.claim(session, target.shop_id, VARIANT, key)
-        bindings.bind(
-            session,
-            claimed,
-            variant.id,
-            None,
-            line.signature,
-            {"created_from_order": True, "listing_id": line.listing_external_id},
-        )
+        bindings.bind(session, claimed, variant.id, None, line.signature, remote)
     return variant.id, created
 
 
 # --- documents -------------------------------------------------------------------------------
 
 
-def _upsert_child(session: Session, model: Any, order_id: int, reference: str, **values: Any):
-    row = session.execute(
-        select(model).where(model.order_id == order_id, model.reference == reference)
-    ).scalar_one_or_none()
-    if row is None:
-        session.add(model(order_id=order_id, reference=reference, **values))
+def _upsert_children(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert or update rows keyed by (order_id, reference)."""
+    if not rows:
         return
-    for name, value in values.items():
-        if getattr(row, name) != value:
-            setattr(row, name, value)
+    stmt = insert_for(session, model)
+    changing = [name for name in rows[0] if name not in ("order_id", "reference")]
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["order_id", "reference"],
+            set_={name: getattr(stmt.excluded, name) for name in changing},
+        ),
+        rows,
+    )
 
 
-def _write_documents(session: Session, target: OrderTarget, row: SalesOrder, order: Order) -> None:
-    if order.payment is not None:
-        invoice = session.execute(
-            select(Invoice).where(Invoice.order_id == row.id)
-        ).scalar_one_or_none()
-        if invoice is None:
-            session.add(
-                Invoice(
-                    order_id=row.id,
-                    number=f"{target.shop_name}-{order.external_id}",
-                    amount=order.payment.amount.amount,
-                    currency=order.payment.amount.currency,
-                    issued_at=order.payment.paid_at or order.created_at,
-                )
+def _write_documents(
+    session: Session, target: OrderTarget, page: list[Order], written: list[OrderResult]
+) -> None:
+    invoices, payments, shipments, refunds = [], [], [], []
+    for order, result in zip(page, written, strict=True):
+        order_id = result.order_id
+        if order.payment is not None:
+            paid = order.payment
+            invoices.append(
+                {
+                    "order_id": order_id,
+                    "number": f"{target.shop_name}-{order.external_id}",
+                    "amount": paid.amount.amount,
+                    "currency": paid.amount.currency,
+                    "issued_at": paid.paid_at or order.created_at,
+                }
             )
-        _upsert_child(
-            session,
-            Payment,
-            row.id,
-            order.payment.external_id or f"receipt:{order.external_id}",
-            amount=order.payment.amount.amount,
-            currency=order.payment.amount.currency,
-            method=order.payment.method,
-            paid_at=order.payment.paid_at,
-        )
-    for shipment in order.shipments:
-        _upsert_child(
-            session,
-            Shipment,
-            row.id,
-            shipment.external_id,
-            carrier=shipment.carrier,
-            tracking_code=shipment.tracking_code,
-            shipped_at=shipment.shipped_at,
-        )
-    for number, refund in enumerate(order.refunds):
-        _upsert_child(
-            session,
-            Refund,
-            row.id,
-            refund.external_id or f"refund:{number}",
-            amount=refund.amount.amount,
-            currency=refund.amount.currency,
-            reason=refund.reason,
-            refunded_at=refund.created_at,
-        )
+            payments.append(
+                {
+                    "order_id": order_id,
+                    "reference": paid.external_id or f"receipt:{order.external_id}",
+                    "amount": paid.amount.amount,
+                    "currency": paid.amount.currency,
+                    "method": paid.method,
+                    "paid_at": paid.paid_at,
+                }
+            )
+        for shipment in order.shipments:
+            shipments.append(
+                {
+                    "order_id": order_id,
+                    "reference": shipment.external_id,
+                    "carrier": shipment.carrier,
+                    "tracking_code": shipment.tracking_code,
+                    "shipped_at": shipment.shipped_at,
+                }
+            )
+        for number, refund in enumerate(order.refunds):
+            refunds.append(
+                {
+                    "order_id": order_id,
+                    "reference": refund.external_id or f"refund:{number}",
+                    "amount": refund.amount.amount,
+                    "currency": refund.amount.currency,
+                    "reason": refund.reason,
+                    "refunded_at": refund.created_at,
+                }
+            )
+    if invoices:
+        session.execute(insert_for(session, Invoice).on_conflict_do_nothing(), invoices)
+    _upsert_children(session, Payment, payments)
+    _upsert_children(session, Shipment, shipments)
+    _upsert_children(session, Refund, refunds)

@@ -23,7 +23,7 @@ from shopbridge.store.catalog import LISTING
 from shopbridge.store.catalog import write_listing as store_listing
 from shopbridge.store.db import Database
 from shopbridge.store.orders import RECEIPT
-from shopbridge.store.orders import write_order as store_order
+from shopbridge.store.orders import write_orders as store_orders
 from shopbridge.store.repos import Outcome
 from shopbridge.store.targets import catalog_target, order_target
 from shopbridge.sync.runs import Mapped, RunRecorder, RunSummary, map_records
@@ -73,8 +73,8 @@ class PullEngine:
     async def listings(self, states: tuple[str, ...]) -> RunSummary:
         target = await asyncio.to_thread(catalog_target, self.database, self.shop.id)
 
-        def write(session: Session, listing: Listing) -> Outcome:
-            return store_listing(session, target, listing).outcome
+        def write(session: Session, listings: list[Listing]) -> list[Outcome]:
+            return [store_listing(session, target, listing).outcome for listing in listings]
 
         async def run() -> None:
             await self._pages(self.adapter.listings(states), LISTING, self._map_listings, write)
@@ -97,8 +97,8 @@ class PullEngine:
         """Orders updated in [start, end); the cursor follows the data, page by page."""
         target = await asyncio.to_thread(order_target, self.database, self.shop.id)
 
-        def write(session: Session, order: Order) -> Outcome:
-            return store_order(session, target, order).outcome
+        def write(session: Session, orders: list[Order]) -> list[Outcome]:
+            return [result.outcome for result in store_orders(session, target, orders)]
 
         async def run() -> None:
             await self._retry_failed(write)
@@ -111,8 +111,8 @@ class PullEngine:
         """Orders created in [start, end), any number of them; the cursor is not touched."""
         target = await asyncio.to_thread(order_target, self.database, self.shop.id)
 
-        def write(session: Session, order: Order) -> Outcome:
-            return store_order(session, target, order).outcome
+        def write(session: Session, orders: list[Order]) -> list[Outcome]:
+            return [result.outcome for result in store_orders(session, target, orders)]
 
         async def run() -> None:
             await self._pages(
@@ -125,8 +125,8 @@ class PullEngine:
         """Re-read open orders: Etsy changes some without bumping their update time."""
         target = await asyncio.to_thread(order_target, self.database, self.shop.id)
 
-        def write(session: Session, order: Order) -> Outcome:
-            return store_order(session, target, order).outcome
+        def write(session: Session, orders: list[Order]) -> list[Outcome]:
+            return [result.outcome for result in store_orders(session, target, orders)]
 
         async def run() -> None:
             await self._pages(
@@ -138,7 +138,7 @@ class PullEngine:
     def _map_orders(self, batch: Batch) -> list[Mapped[Order]]:
         return map_records(batch.records, self.adapter.order_id, self.adapter.map_order)
 
-    async def _retry_failed(self, write: Callable[[Session, Order], Outcome]) -> None:
+    async def _retry_failed(self, write: Callable[[Session, list[Order]], list[Outcome]]) -> None:
         """Records that failed before are fetched again, until they succeed or are dismissed."""
         due = await asyncio.to_thread(self._due_errors)
         raws = []
@@ -173,7 +173,7 @@ class PullEngine:
         batches: AsyncIterator[Batch],
         entity: str,
         map_batch: Callable[[Batch], list[Mapped[R]]],
-        write: Callable[[Session, R], Outcome],
+        write: Callable[[Session, list[R]], list[Outcome]],
         cursor_end: datetime | None = None,
     ) -> None:
         total: int | None = None

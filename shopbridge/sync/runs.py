@@ -21,6 +21,7 @@ from shopbridge.store.db import Database
 from shopbridge.store.repos import Outcome
 
 R = TypeVar("R")
+_RECORD_FAILURES = (SQLAlchemyError, ValueError, ArithmeticError, RecordError)
 
 
 @dataclass
@@ -79,6 +80,13 @@ class RunSummary:
             "error": self.error,
             "notes": self.notes,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a record could not be written."""
+
+    reason: str
 
 
 @dataclass(slots=True)
@@ -141,43 +149,79 @@ class RunRecorder:
         self,
         entity: str,
         page: list[Mapped[R]],
-        write: Callable[[Session, R], Outcome],
+        write: Callable[[Session, list[R]], list[Outcome]],
         after: Callable[[Session], None] | None = None,
     ) -> None:
-        """Write a page in one transaction, each record in its own savepoint; `after` runs last
-        in the same transaction (a cursor that must commit with the records it covers)."""
+        """Write a page in one transaction; `after` runs last in it (a cursor that must commit
+        with the records it covers).
+
+        The page is first written as a whole inside a savepoint; if that fails, each record is
+        written again in a savepoint of its own, so a bad record fails alone, with its payload.
+        """
         with self.database.write() as session:
-            for item in page:
-                outcome = self._write_one(session, entity, item, write)
-                self.counts.add(outcome)
+            mapped = [item for item in page if item.record is not None]
+            outcomes = self._write_together(session, mapped, write)
+            if outcomes is None:
+                outcomes = [self._write_alone(session, item, write) for item in mapped]
+            failures = [item for item in page if item.record is None]
+            for item, outcome in zip(mapped, outcomes, strict=True):
+                if isinstance(outcome, Failure):
+                    item.error = outcome.reason
+                    failures.append(item)
+            self._record(session, entity, mapped, outcomes, failures)
             if after is not None:
                 after(session)
 
-    def _write_one(
-        self, session: Session, entity: str, item: Mapped[R], write: Callable[[Session, R], Outcome]
-    ) -> Outcome:
-        error = item.error
-        if item.record is not None:
-            try:
-                with session.begin_nested():
-                    outcome = write(session, item.record)
-            except (SQLAlchemyError, ValueError, ArithmeticError, RecordError) as exc:
-                error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"
-            else:
+    @staticmethod
+    def _write_together(
+        session: Session,
+        mapped: list[Mapped[R]],
+        write: Callable[[Session, list[R]], list[Outcome]],
+    ) -> list[Outcome | Failure] | None:
+        if not mapped:
+            return []
+        try:
+            with session.begin_nested():
+                return list(write(session, [item.record for item in mapped]))  # type: ignore[misc]
+        except _RECORD_FAILURES:
+            return None
+
+    @staticmethod
+    def _write_alone(
+        session: Session, item: Mapped[R], write: Callable[[Session, list[R]], list[Outcome]]
+    ) -> Outcome | Failure:
+        try:
+            with session.begin_nested():
+                return write(session, [item.record])[0]  # type: ignore[list-item]
+        except _RECORD_FAILURES as exc:
+            return Failure(f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
+
+    def _record(
+        self,
+        session: Session,
+        entity: str,
+        mapped: list[Mapped[R]],
+        outcomes: list[Outcome | Failure],
+        failures: list[Mapped[R]],
+    ) -> None:
+        """Counts, per-record outcomes, and the error queue, a few statements per page."""
+        written = []
+        for item, outcome in zip(mapped, outcomes, strict=True):
+            if isinstance(outcome, Outcome):
+                self.counts.add(outcome)
                 if outcome is not Outcome.UNCHANGED:
-                    history.resolve_error(session, self.shop_id, entity, item.external_id)
-                    history.record_outcome(
-                        session, self.run_id, entity, item.external_id, outcome.value
-                    )
-                return outcome
-        message = error or "unknown error"
-        history.record_outcome(
-            session, self.run_id, entity, item.external_id, "failed", message, item.raw
-        )
-        history.record_failure(
-            session, self.shop_id, self.run_id, entity, item.external_id, message, item.raw
-        )
-        return Outcome.FAILED
+                    written.append((item.external_id, outcome.value))
+        history.record_outcomes(session, self.run_id, entity, written)
+        history.resolve_errors(session, self.shop_id, entity, [ext for ext, _ in written])
+        for item in failures:
+            self.counts.add(Outcome.FAILED)
+            message = item.error or "unknown error"
+            history.record_outcome(
+                session, self.run_id, entity, item.external_id, "failed", message, item.raw
+            )
+            history.record_failure(
+                session, self.shop_id, self.run_id, entity, item.external_id, message, item.raw
+            )
 
     def finish(
         self,
