@@ -9,6 +9,8 @@ import click
 import typer
 
 from shopbridge.cli import db as db_commands
+from shopbridge.cli import errors as error_commands
+from shopbridge.cli import items as item_commands
 from shopbridge.cli import ledger
 from shopbridge.cli import runs as runs_commands
 from shopbridge.cli import schedule as schedule_commands
@@ -30,7 +32,9 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(sync_commands.app, name="sync")
+app.add_typer(item_commands.app, name="items")
 ledger.register(app)
+app.add_typer(error_commands.app, name="errors")
 app.command("demo")(demo)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(runs_commands.app, name="runs")

@@ -1,4 +1,4 @@
-"""Ledger views: items, orders, customers, stock."""
+"""Ledger views: orders, customers, stock (items, a group of its own, live in `items`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from shopbridge.store import queries
 
 LIMIT = typer.Option(50, "--limit", min=1, max=10_000, help="Rows to show.")
 JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
-
-
-def items(ctx: typer.Context, limit: int = LIMIT, as_json: bool = JSON) -> None:
-    """Items (products) in the ledger with their variant counts."""
-    with app_context(ctx).database().read() as session:
-        emit(queries.items(session, limit), "Items", as_json)
 
 
 def orders(
@@ -42,5 +36,5 @@ def stock(ctx: typer.Context, limit: int = LIMIT, as_json: bool = JSON) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (items, orders, customers, stock):
+    for command in (orders, customers, stock):
         app.command(command.__name__)(command)

@@ -1,0 +1,80 @@
+"""`shopbridge items`: the ledger's items, and channel variants waiting for a person.
+
+A channel variant with no SKU, a repeated SKU or a SKU matching several ledger variants gets a
+ledger variant of its own on import and is listed by `items unmatched` until a person links it
+to the ledger variant it really is, or accepts the one created for it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from shopbridge.cli.context import app_context
+from shopbridge.cli.ledger import JSON, LIMIT
+from shopbridge.cli.output import emit, emit_object
+from shopbridge.store import catalog, queries, variant_links
+
+app = typer.Typer(help="Items (products) in the ledger, and unmatched channel variants.")
+
+ETSY_VARIANT = typer.Argument(..., help="The channel variant's id from `items unmatched`.")
+
+
+@app.callback(invoke_without_command=True)
+def items(ctx: typer.Context, limit: int = LIMIT, as_json: bool = JSON) -> None:
+    """Items (products) in the ledger with their variant counts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with app_context(ctx).database().read() as session:
+        emit(queries.items(session, limit), "Items", as_json)
+
+
+@app.command("unmatched")
+def unmatched(
+    ctx: typer.Context,
+    shop: str | None = typer.Option(None, "--shop", help="Only this shop's variants."),
+    as_json: bool = JSON,
+) -> None:
+    """Channel variants with no SKU, a repeated SKU or an ambiguous SKU match."""
+    context = app_context(ctx)
+    shops = {record.id: record.name for record in context.connections().shops.list()}
+    shop_id = context.connections().shops.get(shop).id if shop else None
+    with context.database().read() as session:
+        rows = catalog.unmatched_variants(session, shop_id)
+    listed = [
+        {
+            "id": row["binding"],
+            "shop": shops.get(int(str(row["shop"])), row["shop"]),
+            "channel_variant": row["external"],
+            "ledger_variant": row["variant"],
+            "reason": row["reason"],
+        }
+        for row in rows
+    ]
+    emit(listed, "Unmatched variants", as_json)
+
+
+@app.command("link")
+def link(
+    ctx: typer.Context,
+    etsy_variant: int = ETSY_VARIANT,
+    ledger_variant: int = typer.Argument(..., help="The ledger variant it really is."),
+    as_json: bool = JSON,
+) -> None:
+    """Link a channel variant to an existing ledger variant (one stock pool)."""
+    with app_context(ctx).database().write() as session:
+        binding = variant_links.channel_variant(session, etsy_variant)
+        variant_links.ledger_variant(session, ledger_variant)
+        previous = binding.local_id
+        catalog.link_variant(session, etsy_variant, ledger_variant)
+    result = {"channel_variant": etsy_variant, "ledger_variant": ledger_variant}
+    emit_object({**result, "replaced_variant": previous}, "Linked", as_json)
+
+
+@app.command("create-from")
+def create_from(ctx: typer.Context, etsy_variant: int = ETSY_VARIANT, as_json: bool = JSON) -> None:
+    """Accept the ledger variant created for a channel variant as a product of its own."""
+    with app_context(ctx).database().write() as session:
+        binding = variant_links.channel_variant(session, etsy_variant)
+        catalog.confirm_variant(session, etsy_variant)
+        variant = binding.local_id
+    emit_object({"channel_variant": etsy_variant, "ledger_variant": variant}, "Confirmed", as_json)

@@ -1,0 +1,67 @@
+"""The error queue as people see it: list, look up and change the status of failed records.
+
+The engine's side (queueing a failure, resolving it when the record lands) lives in
+`history`; this module serves the commands that show the queue and act on one entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shopbridge.store.models import Shop, SyncError
+
+OPEN = "open"
+DISMISSED = "dismissed"
+
+
+def list_errors(
+    session: Session, shop: str | None = None, include_closed: bool = False
+) -> list[dict[str, Any]]:
+    """Queued failures, oldest first: open ones, or every status with `include_closed`."""
+    query = (
+        select(SyncError, Shop.name)
+        .join(Shop, Shop.id == SyncError.shop_id)
+        .order_by(SyncError.first_seen, SyncError.id)
+    )
+    if shop is not None:
+        query = query.where(Shop.name == shop)
+    if not include_closed:
+        query = query.where(SyncError.status == OPEN)
+    return [_row(error, name) for error, name in session.execute(query)]
+
+
+def get_error(session: Session, error_id: int) -> SyncError | None:
+    return session.get(SyncError, error_id)
+
+
+def describe(session: Session, error_id: int) -> dict[str, Any] | None:
+    """One queued failure as `list_errors` shows it, or None."""
+    found = session.execute(
+        select(SyncError, Shop.name)
+        .join(Shop, Shop.id == SyncError.shop_id)
+        .where(SyncError.id == error_id)
+    ).first()
+    return _row(*found) if found else None
+
+
+def set_status(session: Session, error_id: int, status: str) -> None:
+    """Dismiss (or reopen) one entry: the engine retries only open ones."""
+    session.execute(update(SyncError).where(SyncError.id == error_id).values(status=status))
+
+
+def _row(error: SyncError, shop: str) -> dict[str, Any]:
+    return {
+        "id": error.id,
+        "shop": shop,
+        "entity": error.entity,
+        "external_id": error.external_id,
+        "status": error.status,
+        "attempts": error.attempts,
+        "error": error.error,
+        "first_seen": error.first_seen.isoformat(),
+        "last_seen": error.last_seen.isoformat(),
+        "next_attempt": error.next_attempt_at.isoformat() if error.next_attempt_at else None,
+    }

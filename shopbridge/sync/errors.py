@@ -1,0 +1,202 @@
+"""The error queue service: show failed records, retry one now, or dismiss it.
+
+A retry fetches the record again through the shop's adapter and writes it in a run of its own
+(trigger "retry"), so it shows in the run history like any other sync; its outcome says
+whether the record landed or why it still fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from shopbridge.channels.base import ChannelAdapter, Raw
+from shopbridge.channels.registry import adapter_for
+from shopbridge.errors import RecordError, ShopbridgeError
+from shopbridge.store import errors as queue
+from shopbridge.store import history
+from shopbridge.store.catalog import LISTING, write_listing
+from shopbridge.store.db import Database
+from shopbridge.store.orders import RECEIPT, write_order
+from shopbridge.store.repos import Outcome
+from shopbridge.store.shops import ShopRecord
+from shopbridge.store.targets import catalog_target, order_target
+from shopbridge.sync.connection import ShopConnections
+from shopbridge.sync.pull import ORDERS
+from shopbridge.sync.runs import Mapped, RunRecorder, map_records
+
+TRIGGER = "retry"
+STREAMS = {RECEIPT: ORDERS, LISTING: "listings"}
+_WRITE_FAILURES = (SQLAlchemyError, ValueError, ArithmeticError, RecordError)
+
+Write = Callable[[Session, Any], Outcome]
+
+
+@dataclass
+class RetryResult:
+    error_id: int
+    shop: str
+    entity: str
+    external_id: str
+    outcome: str  # created | updated | unchanged | failed
+    run_id: int
+    api_calls: int
+    reason: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome != "failed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "error": self.error_id,
+            "shop": self.shop,
+            "entity": self.entity,
+            "external_id": self.external_id,
+            "outcome": self.outcome,
+            "run": self.run_id,
+            "api_calls": self.api_calls,
+            "reason": self.reason,
+        }
+
+
+class ErrorQueue:
+    def __init__(self, connections: ShopConnections) -> None:
+        self.connections = connections
+        self.database: Database = connections.database
+
+    def list(self, shop: str | None = None, include_closed: bool = False) -> list[dict[str, Any]]:
+        if shop is not None:
+            self.connections.shops.get(shop)  # an unknown shop is an error, not an empty list
+        with self.database.read() as session:
+            return queue.list_errors(session, shop, include_closed)
+
+    def dismiss(self, error_id: int) -> dict[str, Any]:
+        """Stop retrying a record; it stays listed with `--all`."""
+        with self.database.write() as session:
+            self._get(session, error_id)
+            queue.set_status(session, error_id, queue.DISMISSED)
+        return self._describe(error_id)
+
+    async def retry(self, error_id: int) -> RetryResult:
+        """Fetch the record again now and write it in a new run."""
+        with self.database.read() as session:
+            error = self._get(session, error_id)
+            entity, external_id, payload = error.entity, error.external_id, error.payload
+            shop_id = error.shop_id
+        if entity not in STREAMS:
+            raise ShopbridgeError(f"error {error_id}: records of type {entity!r} cannot be retried")
+        shop = await asyncio.to_thread(self.connections.shops.get_by_id, shop_id)
+        recorder = RunRecorder(self.database, shop.id, shop.name, STREAMS[entity])
+        await asyncio.to_thread(
+            recorder.start, TRIGGER, None, None, {"error": error_id, "external_id": external_id}
+        )
+        result = RetryResult(error_id, shop.name, entity, external_id, "failed", recorder.run_id, 0)
+        try:
+            async with await self.connections.client_for(shop.name, recorder.run_id) as client:
+                adapter = adapter_for(shop.channel, client, int(shop.external_shop_id or 0))
+                try:
+                    raw = await _fetch(adapter, entity, external_id)
+                finally:
+                    result.api_calls = adapter.api_calls
+        except ShopbridgeError as exc:
+            # Not fetched: still queued, one more attempt counted, the old payload kept.
+            result.reason = str(exc)
+            await asyncio.to_thread(self._refail, recorder, result, payload)
+            await asyncio.to_thread(recorder.finish, result.api_calls, result.reason)
+            return result
+        write = await asyncio.to_thread(self._writer, shop, entity)
+        mapped = map_records([raw], lambda _raw: external_id, _mapper(adapter, entity))[0]
+        await asyncio.to_thread(self._write, recorder, mapped, write, result)
+        await asyncio.to_thread(recorder.finish, result.api_calls)
+        return result
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _get(self, session: Session, error_id: int) -> Any:
+        error = queue.get_error(session, error_id)
+        if error is None:
+            raise ShopbridgeError(f"there is no error {error_id}: see `shopbridge errors list`")
+        return error
+
+    def _describe(self, error_id: int) -> dict[str, Any]:
+        with self.database.read() as session:
+            return queue.describe(session, error_id) or {"id": error_id}
+
+    def _writer(self, shop: ShopRecord, entity: str) -> Write:
+        if entity == RECEIPT:
+            orders = order_target(self.database, shop.id)
+            return lambda session, order: write_order(session, orders, order).outcome
+        catalog = catalog_target(self.database, shop.id)
+        return lambda session, listing: write_listing(session, catalog, listing).outcome
+
+    def _write(
+        self, recorder: RunRecorder, mapped: Mapped[Any], write: Write, result: RetryResult
+    ) -> None:
+        """The record with all its rows, or its failure: one transaction either way."""
+        with self.database.write() as session:
+            reason = mapped.error
+            if mapped.record is not None:
+                try:
+                    with session.begin_nested():
+                        outcome = write(session, mapped.record)
+                except _WRITE_FAILURES as exc:
+                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"
+                else:
+                    # Landed, or already in the ledger as the channel has it: either way done.
+                    history.resolve_error(
+                        session, recorder.shop_id, result.entity, mapped.external_id
+                    )
+                    history.record_outcome(
+                        session, recorder.run_id, result.entity, mapped.external_id, outcome.value
+                    )
+                    recorder.counts.add(outcome)
+                    result.outcome = outcome.value
+                    return
+            result.reason = reason or "unknown error"
+            history.record_outcome(
+                session,
+                recorder.run_id,
+                result.entity,
+                mapped.external_id,
+                "failed",
+                result.reason,
+                mapped.raw,
+            )
+            history.record_failure(
+                session,
+                recorder.shop_id,
+                recorder.run_id,
+                result.entity,
+                mapped.external_id,
+                result.reason,
+                mapped.raw,
+            )
+            recorder.counts.add(Outcome.FAILED)
+
+    def _refail(self, recorder: RunRecorder, result: RetryResult, payload: Raw | None) -> None:
+        with self.database.write() as session:
+            history.record_failure(
+                session,
+                recorder.shop_id,
+                recorder.run_id,
+                result.entity,
+                result.external_id,
+                result.reason or "unknown error",
+                payload,
+            )
+
+
+async def _fetch(adapter: ChannelAdapter, entity: str, external_id: str) -> Raw:
+    if entity == RECEIPT:
+        return await adapter.order(external_id)
+    return await adapter.listing(external_id)
+
+
+def _mapper(adapter: ChannelAdapter, entity: str) -> Callable[[Any], Any]:
+    return adapter.map_order if entity == RECEIPT else adapter.map_listing

@@ -1,0 +1,218 @@
+"""`shopbridge errors` and `shopbridge items` as a user runs them: a subprocess on a home dir.
+
+The errors commands talk to a sandbox on a real socket; the shop is connected in this process
+through the real OAuth flow, with the same home and secret key as the subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from shopbridge.cli.app import main
+from shopbridge.config import Settings
+from shopbridge.domain.money import Money
+from shopbridge.domain.records import Listing, ListingState, Variant, VariantOption
+from shopbridge.sandbox.etsy import SandboxConfig, SandboxHandle, serve_in_thread
+from shopbridge.store import history
+from shopbridge.store.catalog import CatalogTarget, write_listing
+from shopbridge.store.db import Database
+from shopbridge.store.models import Binding, SalesOrder, SyncError
+from shopbridge.store.models import Variant as VariantRow
+from shopbridge.sync.connection import ShopConnections, default_redirect_uri
+
+SHOP = "crafts"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def subprocess_run(home: Path, key: str, *args: str) -> Result:
+    """The real entry point, as a user runs it (a few seconds of imports: used once a test)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOPBRIDGE_")}
+    environment.update(SHOPBRIDGE_HOME=str(home), SHOPBRIDGE_SECRET_KEY=key, COLUMNS="200")
+    done = subprocess.run(
+        [sys.executable, "-m", "shopbridge", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Result]:
+    """`shopbridge ARGS` in this process through the same `main` (exit codes, one-line errors)."""
+
+    def invoke(home: Path, key: str, *args: str) -> Result:
+        monkeypatch.setenv("SHOPBRIDGE_HOME", str(home))
+        monkeypatch.setenv("SHOPBRIDGE_SECRET_KEY", key)
+        monkeypatch.setenv("COLUMNS", "200")
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return invoke
+
+
+def ok_json(result: Result) -> object:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Database]:
+    """The ledger the subprocess opens: SQLite in the home directory."""
+    database = Database(f"sqlite:///{tmp_path / 'shopbridge.db'}")
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+async def connect(home: Path, key: str, database: Database, sandbox: SandboxHandle) -> int:
+    """Register and connect the sandbox's first shop; its ledger id."""
+    connections = ShopConnections.from_settings(Settings(home=home, secret_key=key), database)
+    shop = connections.register_etsy(
+        SHOP, sandbox.keystring, sandbox.shared_secret, api_url=sandbox.base_url, warehouse="main"
+    )
+    pending = connections.start_authorization(SHOP, default_redirect_uri())
+    async with httpx.AsyncClient() as browser:
+        answer = await browser.get(pending.url)
+    params = dict(parse_qsl(urlsplit(answer.headers["location"]).query))
+    await connections.complete_authorization(SHOP, params)
+    return shop.id
+
+
+def test_errors_list_retry_and_dismiss(
+    tmp_path: Path, key: str, ledger: Database, run: Callable[..., Result]
+) -> None:
+    config = SandboxConfig(seed=3, listings=10, receipts=20, qps_limit=1000, auto_approve=True)
+    with serve_in_thread(config) as sandbox:
+        shop_id = asyncio.run(connect(tmp_path, key, ledger, sandbox))
+        receipt_id = next(iter(sandbox.sandbox.shop_state(sandbox.shops[0][1]).receipts))
+        with ledger.write() as session:  # two records an earlier sync failed to import
+            run_id = history.start_run(session, shop_id, "orders", "manual").id
+            for external_id in (str(receipt_id), "999"):
+                history.record_failure(
+                    session, shop_id, run_id, "receipt", external_id, "boom", {"x": 1}
+                )
+
+        listed = ok_json(subprocess_run(tmp_path, key, "errors", "list", "--json"))
+        assert isinstance(listed, list)
+        ids = {row["external_id"]: row["id"] for row in listed}
+        assert set(ids) == {str(receipt_id), "999"}
+        assert {row["shop"] for row in listed} == {SHOP}
+        table = run(tmp_path, key, "errors", "list", "--shop", SHOP)
+        assert "boom" in table.stdout and str(receipt_id) in table.stdout
+
+        retried = ok_json(
+            run(tmp_path, key, "errors", "retry", str(ids[str(receipt_id)]), "--json")
+        )
+        assert isinstance(retried, dict)
+        assert retried["outcome"] == "created" and retried["api_calls"] == 1
+        with ledger.read() as session:
+            assert session.execute(
+                select(SalesOrder).where(SalesOrder.number == str(receipt_id))
+            ).scalar_one()
+
+        missing = run(tmp_path, key, "errors", "retry", str(ids["999"]))
+        assert missing.returncode == 1 and "still fails" in missing.stderr
+        assert "404" in missing.stderr and "Traceback" not in missing.stderr
+
+    with ledger.read() as session:
+        left = session.execute(select(SyncError)).scalars().all()
+        assert [(e.external_id, e.attempts, e.payload) for e in left] == [("999", 2, {"x": 1})]
+    dismissed = ok_json(run(tmp_path, key, "errors", "dismiss", str(ids["999"]), "--json"))
+    assert isinstance(dismissed, dict) and dismissed["status"] == "dismissed"
+    assert ok_json(run(tmp_path, key, "errors", "list", "--json")) == []
+    everything = ok_json(run(tmp_path, key, "errors", "list", "--all", "--json"))
+    assert isinstance(everything, list) and [row["status"] for row in everything] == ["dismissed"]
+    unknown = run(tmp_path, key, "errors", "retry", "12345")
+    assert unknown.returncode == 1 and "no error 12345" in unknown.stderr
+
+
+def _listing(external_id: str, variants: tuple[Variant, ...]) -> Listing:
+    return Listing(
+        external_id=external_id,
+        title=f"Mug {external_id}",
+        state=ListingState.ACTIVE,
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+        variants=variants,
+    )
+
+
+def _variant(colour: str, sku: str | None) -> Variant:
+    options = (VariantOption("Colour", colour),)
+    return Variant(f"Colour={colour}", sku, options, Money.of("12.50", "USD"), 3)
+
+
+def test_items_unmatched_link_and_create_from(
+    tmp_path: Path, key: str, ledger: Database, run: Callable[..., Result]
+) -> None:
+    connections = ShopConnections.from_settings(Settings(home=tmp_path, secret_key=key), ledger)
+    shop = connections.register_etsy(SHOP, "k" * 24, "s" * 10, warehouse="main")
+    target = CatalogTarget(shop.id, None, seed_stock=False)
+    with ledger.write() as session:
+        # A listing with SKUs (matched) and one whose two variants have none (unmatched).
+        write_listing(session, target, _listing("1", (_variant("Red", "MUG-RED"),)))
+        write_listing(
+            session, target, _listing("2", (_variant("Red", None), _variant("Blue", None)))
+        )
+        red = session.execute(select(VariantRow.id).where(VariantRow.sku == "MUG-RED")).scalar_one()
+
+    items = ok_json(subprocess_run(tmp_path, key, "items", "--json"))
+    assert isinstance(items, list) and [row["variants"] for row in items] == [1, 2]
+    unmatched = ok_json(run(tmp_path, key, "items", "unmatched", "--shop", SHOP, "--json"))
+    assert isinstance(unmatched, list) and len(unmatched) == 2
+    assert {row["reason"] for row in unmatched} == {"no SKU"}
+    by_colour = {row["channel_variant"].rsplit("=", 1)[1]: row for row in unmatched}
+
+    # The red one is the product listing 1 sells: one ledger variant, one stock pool.
+    linked = ok_json(
+        run(tmp_path, key, "items", "link", str(by_colour["Red"]["id"]), str(red), "--json")
+    )
+    assert isinstance(linked, dict) and linked["ledger_variant"] == red
+    with ledger.read() as session:
+        binding = session.get_one(Binding, by_colour["Red"]["id"])
+        assert binding.local_id == red
+        replaced = session.get_one(VariantRow, by_colour["Red"]["ledger_variant"])
+        assert replaced.state == "merged"
+    left = ok_json(run(tmp_path, key, "items", "unmatched", "--json"))
+    assert isinstance(left, list) and [row["id"] for row in left] == [by_colour["Blue"]["id"]]
+
+    ok_json(run(tmp_path, key, "items", "create-from", str(by_colour["Blue"]["id"]), "--json"))
+    assert ok_json(run(tmp_path, key, "items", "unmatched", "--json")) == []
+
+    wrong = run(tmp_path, key, "items", "link", str(by_colour["Blue"]["id"]), "99999")
+    assert wrong.returncode == 1 and "no ledger variant 99999" in wrong.stderr
+    not_a_variant = run(tmp_path, key, "items", "create-from", "99999")
+    assert not_a_variant.returncode == 1 and "items unmatched" in not_a_variant.stderr
