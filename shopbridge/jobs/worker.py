@@ -21,6 +21,8 @@ from typing import Any
 
 import procrastinate
 from procrastinate import exceptions as pexc
+from procrastinate.jobs import Status
+from psycopg.errors import UniqueViolation
 from sqlalchemy import inspect
 
 from shopbridge.config import Settings
@@ -87,14 +89,18 @@ def build_app(settings: Settings, database: Database, runtime: JobRuntime | None
     if dispatch:
         app.periodic(cron="* * * * * */10", periodic_id="dispatch")(dispatch_task)
 
-    @app.periodic(cron="* * * * * */15", periodic_id="recover")
+    @app.periodic(cron="* * * * * */5", periodic_id="recover")
     @app.task(name="shopbridge.recover", pass_context=False)
     async def recover(timestamp: int) -> None:
         stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
         for job in stalled:
             log.warning("job %s (%s) was left by a dead worker: retrying it", job.id,
                         job.task_name)
-            await app.job_manager.retry_job(job)
+            try:
+                await app.job_manager.retry_job(job)
+            except UniqueViolation:
+                # A newer run of the same job is already queued and covers this one.
+                await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
 
     @app.periodic(cron="7 * * * *", periodic_id="maintenance")
     @app.task(name="shopbridge.maintenance", pass_context=False)

@@ -28,7 +28,7 @@ def sandbox_config(shops: int, **overrides: object) -> SandboxConfig:
     # The sandbox clock runs two hours behind real time, so a test can advance it (compressing a
     # schedule) while every order it creates stays inside the windows that real-time runs read.
     base: dict[str, object] = {
-        "seed": 11, "listings": 3, "receipts": 4, "shops": shops, "qps_limit": 100_000,
+        "seed": 11, "listings": 40, "receipts": 4, "shops": shops, "qps_limit": 100_000,
         "daily_limit": 10_000_000, "auto_approve": True, "redirect_uris": [REDIRECT_URI],
         "start_time": int(time.time()) - 7200, "history_days": 2,
     }
@@ -49,10 +49,10 @@ def job_env(database_url: str, home: Path, secret: str, **extra: str) -> dict[st
 
 
 def settings_for(env: dict[str, str]) -> Settings:
-    return Settings(
-        home=Path(env["SHOPBRIDGE_HOME"]), database_url=env["SHOPBRIDGE_DATABASE_URL"],
-        secret_key=env["SHOPBRIDGE_SECRET_KEY"],
-    )
+    """The same settings the subprocesses read from `env`."""
+    values = {k.removeprefix("SHOPBRIDGE_").lower(): v for k, v in env.items()
+              if k.startswith("SHOPBRIDGE_")}
+    return Settings(**values)
 
 
 def new_secret() -> str:
