@@ -126,6 +126,7 @@ class BindingRow:
     local_id: int | None
     remote_updated_at: datetime | None
     signature: str | None
+    remote_state: dict[str, Any] | None
 
 
 def claim_many(
@@ -163,6 +164,7 @@ def claim_many(
             Binding.local_id,
             Binding.remote_updated_at,
             Binding.signature,
+            Binding.remote_state,
         )
         .where(Binding.shop_id == shop_id, Binding.entity == entity, Binding.external_id.in_(ids))
         .order_by(Binding.external_id)

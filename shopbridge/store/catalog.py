@@ -1,34 +1,46 @@
 """Writing channel listings into the ledger: items, variants, shared attributes, first stock.
 
-Identity: a listing binds to an item (entity "listing"); each variant binds under two keys, its
-SKU (when present and unique within the listing) and its signature of property values, so that
-neither Etsy's renumbering of product ids nor a later edit of one of the two breaks the link.
+Listings are written a page at a time with set-based statements; a single listing is a page of
+one. Identity: a listing binds to an item (entity "listing"); each variant binds under two keys,
+its SKU (when present and unique within the listing) and its signature of property values, so
+that neither Etsy's renumbering of product ids nor a later edit of one of the two breaks the link.
 A variant seen for the first time whose SKU matches exactly one ledger variant is linked to it:
-the same product sold on two channels is one stock pool. Ambiguous or missing SKUs are flagged
-as unmatched for a person to link or confirm.
+the same product sold on two channels (or listed twice) is one stock pool. Ambiguous or missing
+SKUs are flagged as unmatched for a person to link or confirm.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.records import Listing
 from shopbridge.domain.records import Variant as VariantRecord
+from shopbridge.domain.timeutil import utcnow
 from shopbridge.store import bindings
-from shopbridge.store.dialect import insert_for
-from shopbridge.store.models import Binding, Item, Variant, VariantAttributeValue
-from shopbridge.store.repos import Outcome, attribute_value_id, move_stock
+from shopbridge.store.dialect import insert_for, table_of, update_by_id
+from shopbridge.store.models import (
+    Attribute,
+    AttributeValue,
+    Binding,
+    Item,
+    StockLevel,
+    StockMove,
+    Variant,
+    VariantAttributeValue,
+)
+from shopbridge.store.repos import Outcome
 
 LISTING = "listing"
 VARIANT = "variant"
 INITIAL_IMPORT = "initial import"
 MAX_TITLE = 1000
+MAX_NAME = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,72 +69,159 @@ def signature_key(listing_id: str, signature: str) -> str:
     return f"{listing_id}:sig:{signature}"
 
 
-def write_listing(session: Session, target: CatalogTarget, listing: Listing) -> ListingResult:
-    """Create or update the item and variants of one listing; skip it if not newer."""
-    claimed = bindings.claim(session, target.shop_id, LISTING, listing.external_id)
-    if claimed.is_stale(listing.updated_at):
-        return ListingResult(Outcome.UNCHANGED, claimed.binding.local_id or 0)
-    sku_counts = Counter(v.sku for v in listing.variants if v.sku)
-    resolved = [
-        _existing_variant(session, target.shop_id, listing.external_id, v, sku_counts)
-        for v in listing.variants
-    ]
-    if claimed.is_new:
-        item_id = _item_of_linked_variants(session, resolved) or _create_item(session, listing)
-        outcome = Outcome.CREATED
-    else:
-        item_id = claimed.binding.local_id or 0
-        _update_item(session, item_id, listing)
-        outcome = Outcome.UPDATED
-    result = ListingResult(outcome, item_id)
-    kept: set[int] = set()
-    for record, found in zip(listing.variants, resolved, strict=True):
-        kept.add(_write_variant(session, target, listing, record, found, sku_counts, result))
-    _retire_missing_variants(session, target.shop_id, listing.external_id, kept)
-    bindings.bind(session, claimed, item_id, listing.updated_at)
-    return result
-
-
-@dataclass(frozen=True, slots=True)
-class _Found:
-    variant_id: int | None
-    linked_by_sku: bool = False
-    ambiguous: bool = False
-
-
-def _existing_variant(
-    session: Session,
-    shop_id: int,
-    listing_id: str,
-    record: VariantRecord,
-    skus: Counter[str],
-) -> _Found:
-    """The ledger variant this channel variant already is, or the one its SKU names."""
+def variant_keys(listing_id: str, record: VariantRecord, skus: Counter[str]) -> list[str]:
+    """The binding keys of a variant: its SKU first when that is unique in the listing."""
     keys = [signature_key(listing_id, record.signature)]
     if record.sku and skus[record.sku] == 1:
         keys.insert(0, sku_key(listing_id, record.sku))
-    bound = bindings.local_ids(session, shop_id, VARIANT, keys)
-    for key in keys:
-        if key in bound:
-            return _Found(bound[key])
-    if not record.sku or skus[record.sku] > 1:
-        return _Found(None)
-    matches = session.execute(select(Variant.id).where(Variant.sku == record.sku).limit(2)).all()
-    if len(matches) == 1:
-        return _Found(matches[0][0], linked_by_sku=True)
-    return _Found(None, ambiguous=len(matches) > 1)
+    return keys
 
 
-def _item_of_linked_variants(session: Session, resolved: list[_Found]) -> int | None:
-    """A new listing whose variants all matched one ledger item becomes that item."""
-    ids = [found.variant_id for found in resolved]
-    if not ids or None in ids:
-        return None
-    items = set(session.execute(select(Variant.item_id).where(Variant.id.in_(ids))).scalars())
-    return items.pop() if len(items) == 1 else None
+def write_listing(session: Session, target: CatalogTarget, listing: Listing) -> ListingResult:
+    """Create or update the item and variants of one listing; skip it if not newer."""
+    return write_listings(session, target, [listing])[0]
 
 
-def _item_values(listing: Listing) -> dict[str, object]:
+@dataclass(slots=True)
+class _PlannedVariant:
+    """A variant of this page: an existing ledger row, or one to insert."""
+
+    listing: Listing
+    record: VariantRecord
+    keys: list[str]
+    variant_id: int | None = None
+    linked_by_sku: bool = False
+    unmatched: str | None = None
+    creates: bool = False
+    same_as: _PlannedVariant | None = None  # a variant created earlier in this page
+
+    def resolved_id(self) -> int:
+        if self.same_as is not None:
+            return self.same_as.resolved_id()
+        assert self.variant_id is not None
+        return self.variant_id
+
+
+def write_listings(
+    session: Session, target: CatalogTarget, listings: Sequence[Listing]
+) -> list[ListingResult]:
+    """Create or update a page of listings; results in the same order as `listings`."""
+    claims = bindings.claim_many(
+        session, target.shop_id, LISTING, [item.external_id for item in listings]
+    )
+    latest = {
+        item.external_id: index
+        for index, item in sorted(enumerate(listings), key=lambda p: _order_key(p[1]))
+    }
+    results: list[ListingResult | None] = [None] * len(listings)
+    changed: list[int] = []
+    for index, listing in enumerate(listings):
+        known = claims[listing.external_id]
+        stale = known.local_id is not None and _not_newer(listing, known.remote_updated_at)
+        if latest[listing.external_id] != index or stale:
+            results[index] = ListingResult(Outcome.UNCHANGED, known.local_id or 0)
+        else:
+            changed.append(index)
+    if changed:
+        page = [listings[i] for i in changed]
+        written = _write_changed(session, target, page, claims)
+        for index, result in zip(changed, written, strict=True):
+            results[index] = result
+    return [result for result in results if result is not None]
+
+
+def _order_key(listing: Listing) -> float:
+    return listing.updated_at.timestamp() if listing.updated_at else 0.0
+
+
+def _not_newer(listing: Listing, known: Any) -> bool:
+    return known is not None and listing.updated_at is not None and listing.updated_at <= known
+
+
+def _write_changed(
+    session: Session,
+    target: CatalogTarget,
+    page: list[Listing],
+    claims: dict[str, bindings.BindingRow],
+) -> list[ListingResult]:
+    plans = _plan_variants(session, target, page)
+    results = _write_items(session, page, claims, plans)
+    _write_variants(session, target, plans, results)
+    _link_attributes(session, [p for ps in plans for p in ps])
+    _bind_variants(session, target, page, plans, results)
+    for listing, result in zip(page, results, strict=True):
+        if result.outcome is Outcome.UPDATED:
+            kept = {p.resolved_id() for p in plans[page.index(listing)]}
+            _retire_missing_variants(session, target.shop_id, listing.external_id, kept)
+    bindings.bind_many(
+        session,
+        [
+            {
+                "id": claims[listing.external_id].id,
+                "local_id": result.item_id,
+                "remote_updated_at": listing.updated_at,
+            }
+            for listing, result in zip(page, results, strict=True)
+        ],
+    )
+    return results
+
+
+def _plan_variants(
+    session: Session, target: CatalogTarget, page: list[Listing]
+) -> list[list[_PlannedVariant]]:
+    """Which ledger variant each channel variant is: bound already, matched by SKU, or new."""
+    plans = []
+    for listing in page:
+        skus = Counter(v.sku for v in listing.variants if v.sku)
+        plans.append(
+            [
+                _PlannedVariant(listing, v, variant_keys(listing.external_id, v, skus))
+                for v in listing.variants
+            ]
+        )
+    flat = [plan for listing_plans in plans for plan in listing_plans]
+    bound = bindings.local_ids(
+        session, target.shop_id, VARIANT, [key for plan in flat for key in plan.keys]
+    )
+    for plan in flat:
+        plan.variant_id = next((bound[key] for key in plan.keys if key in bound), None)
+    unique_skus = {
+        plan.record.sku for plan in flat if plan.variant_id is None and len(plan.keys) == 2
+    }
+    by_sku = _ledger_variants_by_sku(session, sorted(s for s in unique_skus if s))
+    created_by_sku: dict[str, _PlannedVariant] = {}
+    for plan in flat:
+        if plan.variant_id is not None:
+            continue
+        sku = plan.record.sku
+        if not sku:
+            plan.creates, plan.unmatched = True, "no SKU"
+        elif len(plan.keys) == 1:
+            plan.creates, plan.unmatched = True, "SKU repeated within the listing"
+        elif len(by_sku.get(sku, ())) == 1:
+            plan.variant_id, plan.linked_by_sku = by_sku[sku][0], True
+        elif len(by_sku.get(sku, ())) > 1:
+            plan.creates, plan.unmatched = True, "SKU matches several ledger variants"
+        elif sku in created_by_sku:
+            plan.same_as, plan.linked_by_sku = created_by_sku[sku], True
+        else:
+            plan.creates = True
+            created_by_sku[sku] = plan
+    return plans
+
+
+def _ledger_variants_by_sku(session: Session, skus: list[str]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    if skus:
+        for sku, variant_id in session.execute(
+            select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))
+        ):
+            found.setdefault(sku or "", []).append(variant_id)
+    return found
+
+
+def _item_values(listing: Listing) -> dict[str, Any]:
     return {
         "title": listing.title[:MAX_TITLE],
         "description": listing.description,
@@ -137,119 +236,241 @@ def _item_values(listing: Listing) -> dict[str, object]:
     }
 
 
-def _create_item(session: Session, listing: Listing) -> int:
-    item = Item(**_item_values(listing))
-    session.add(item)
-    session.flush()
-    return item.id
-
-
-def _update_item(session: Session, item_id: int, listing: Listing) -> None:
-    item = session.get_one(Item, item_id)
-    for name, value in _item_values(listing).items():
-        if getattr(item, name) != value:
-            setattr(item, name, value)
-
-
-def _variant_state(listing: Listing, record: VariantRecord) -> str:
-    if record.is_deleted:
-        return "deleted"
-    if not record.is_enabled:
-        return "disabled"
-    return listing.state.value
-
-
-def _write_variant(
+def _write_items(
     session: Session,
-    target: CatalogTarget,
-    listing: Listing,
-    record: VariantRecord,
-    found: _Found,
-    skus: Counter[str],
-    result: ListingResult,
-) -> int:
-    values = {
+    page: list[Listing],
+    claims: dict[str, bindings.BindingRow],
+    plans: list[list[_PlannedVariant]],
+) -> list[ListingResult]:
+    """Insert new items (or adopt the one item all of a new listing's variants belong to) and
+    update existing ones."""
+    adopted = _items_of_linked_variants(session, plans)
+    results, new_rows, updates = [], [], []
+    for index, listing in enumerate(page):
+        local_id = claims[listing.external_id].local_id
+        if local_id is not None:
+            updates.append({"id": local_id, **_item_values(listing)})
+            results.append(ListingResult(Outcome.UPDATED, local_id))
+        elif index in adopted:
+            results.append(ListingResult(Outcome.CREATED, adopted[index]))
+        else:
+            new_rows.append(_item_values(listing))
+            results.append(ListingResult(Outcome.CREATED, 0))
+    if new_rows:
+        now = utcnow()
+        table = table_of(Item)
+        ids = iter(
+            session.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                [{**row, "created_at": now, "updated_at": now} for row in new_rows],
+            ).scalars()
+        )
+        for index, result in enumerate(results):
+            if result.item_id == 0 and index not in adopted:
+                result.item_id = next(ids)
+    update_by_id(session, Item, updates)
+    return results
+
+
+def _items_of_linked_variants(
+    session: Session, plans: list[list[_PlannedVariant]]
+) -> dict[int, int]:
+    """Page index -> item, for new listings whose variants all matched one existing item."""
+    candidates = {
+        index: [p.variant_id for p in listing_plans]
+        for index, listing_plans in enumerate(plans)
+        if listing_plans and all(p.variant_id is not None for p in listing_plans)
+    }
+    ids = sorted({v for variants in candidates.values() for v in variants if v is not None})
+    if not ids:
+        return {}
+    item_of: dict[int, int] = {
+        variant_id: item_id
+        for variant_id, item_id in session.execute(
+            select(Variant.id, Variant.item_id).where(Variant.id.in_(ids))
+        )
+    }
+    adopted: dict[int, int] = {}
+    for index, variants in candidates.items():
+        items = {item_of[v] for v in variants if v is not None and v in item_of}
+        if len(items) == 1 and len(variants) == sum(v in item_of for v in variants):
+            adopted[index] = items.pop()
+    return adopted
+
+
+def _variant_values(listing: Listing, record: VariantRecord) -> dict[str, Any]:
+    if record.is_deleted:
+        state = "deleted"
+    elif not record.is_enabled:
+        state = "disabled"
+    else:
+        state = listing.state.value
+    return {
         "sku": record.sku,
         "signature": record.signature,
         "price": record.price.amount if record.price else None,
         "currency": record.price.currency if record.price else None,
         "is_enabled": record.is_enabled,
         "is_deleted": record.is_deleted,
-        "state": _variant_state(listing, record),
+        "state": state,
     }
-    unmatched_reason = None
-    if found.variant_id is None:
-        variant = Variant(item_id=result.item_id, **values)
-        session.add(variant)
-        session.flush()
-        variant_id = variant.id
-        result.variants_created += 1
-        if target.seed_stock and target.warehouse_id is not None and record.quantity:
-            reference = f"{LISTING} {listing.external_id}"
-            move_stock(
-                session, variant_id, target.warehouse_id, record.quantity, INITIAL_IMPORT, reference
-            )
-        if not record.sku:
-            unmatched_reason = "no SKU"
-        elif skus[record.sku] > 1:
-            unmatched_reason = "SKU repeated within the listing"
-        elif found.ambiguous:
-            unmatched_reason = "SKU matches several ledger variants"
-    else:
-        variant_id = found.variant_id
-        if found.linked_by_sku:
-            result.variants_linked += 1
-        else:
-            _update_variant(session, variant_id, values)
-    _link_attributes(session, variant_id, record)
-    remote: dict[str, Any] = {
-        "quantity": record.quantity,
-        "price": str(record.price.amount) if record.price else None,
-        "product_id": record.external_product_id,
-        "listing_id": listing.external_id,
-    }
-    if unmatched_reason:
-        remote["unmatched"] = unmatched_reason
-        result.unmatched.append(f"{listing.external_id}/{record.signature or record.sku or '-'}")
-    _bind_variant(session, target.shop_id, listing, record, skus, variant_id, remote)
-    return variant_id
 
 
-def _update_variant(session: Session, variant_id: int, values: Mapping[str, object]) -> None:
-    variant = session.get_one(Variant, variant_id)
-    for name, value in values.items():
-        if getattr(variant, name) != value:
-            setattr(variant, name, value)
-
-
-def _link_attributes(session: Session, variant_id: int, record: VariantRecord) -> None:
-    for option in record.options:
-        value_id = attribute_value_id(session, option.attribute[:255], option.value[:255])
-        session.execute(
-            insert_for(session, VariantAttributeValue)
-            .values(variant_id=variant_id, attribute_value_id=value_id)
-            .on_conflict_do_nothing()
-        )
-
-
-def _bind_variant(
+def _write_variants(
     session: Session,
-    shop_id: int,
-    listing: Listing,
-    record: VariantRecord,
-    skus: Counter[str],
-    variant_id: int,
-    remote: dict[str, Any],
+    target: CatalogTarget,
+    plans: list[list[_PlannedVariant]],
+    results: list[ListingResult],
 ) -> None:
-    keys = [signature_key(listing.external_id, record.signature)]
-    if record.sku and skus[record.sku] == 1:
-        keys.append(sku_key(listing.external_id, record.sku))
-    for key in keys:
-        claimed = bindings.claim(session, shop_id, VARIANT, key)
-        previous = claimed.binding.remote_state or {}
-        # A flag stays until a person links or confirms the variant.
-        state = {**remote, "unmatched": remote.get("unmatched") or previous.get("unmatched")}
-        bindings.bind(session, claimed, variant_id, listing.updated_at, record.signature, state)
+    creating: list[_PlannedVariant] = []
+    new_rows, updates = [], []
+    for listing_plans, result in zip(plans, results, strict=True):
+        for plan in listing_plans:
+            values = _variant_values(plan.listing, plan.record)
+            if plan.creates:
+                creating.append(plan)
+                new_rows.append({"item_id": result.item_id, **values})
+                result.variants_created += 1
+            elif plan.linked_by_sku:
+                result.variants_linked += 1
+            elif plan.variant_id is not None:
+                updates.append({"id": plan.variant_id, **values})
+            if plan.unmatched:
+                label = plan.record.signature or plan.record.sku or "-"
+                result.unmatched.append(f"{plan.listing.external_id}/{label}")
+    if new_rows:
+        now = utcnow()
+        table = table_of(Variant)
+        ids = session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [{**row, "created_at": now, "updated_at": now} for row in new_rows],
+        ).scalars()
+        for plan, variant_id in zip(creating, ids, strict=True):
+            plan.variant_id = variant_id
+        _seed_stock(session, target, creating)
+    update_by_id(session, Variant, updates)
+
+
+def _seed_stock(session: Session, target: CatalogTarget, created: list[_PlannedVariant]) -> None:
+    """A variant's first import may seed ledger stock from the channel's quantity; later
+    imports never overwrite ledger stock (the ledger is the stock master)."""
+    if not target.seed_stock or target.warehouse_id is None:
+        return
+    seeded = [p for p in created if p.record.quantity]
+    if not seeded:
+        return
+    now = utcnow()
+    session.execute(
+        insert(table_of(StockMove)),
+        [
+            {
+                "variant_id": p.resolved_id(),
+                "warehouse_id": target.warehouse_id,
+                "quantity": p.record.quantity,
+                "reason": INITIAL_IMPORT,
+                "reference": f"{LISTING} {p.listing.external_id}",
+                "created_at": now,
+            }
+            for p in seeded
+        ],
+    )
+    stmt = insert_for(session, StockLevel)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["variant_id", "warehouse_id"],
+            set_={"on_hand": StockLevel.on_hand + stmt.excluded.on_hand, "updated_at": now},
+        ),
+        [
+            {
+                "variant_id": p.resolved_id(),
+                "warehouse_id": target.warehouse_id,
+                "on_hand": p.record.quantity,
+                "reserved": 0,
+                "updated_at": now,
+            }
+            for p in seeded
+        ],
+    )
+
+
+def _link_attributes(session: Session, plans: list[_PlannedVariant]) -> None:
+    """Attributes are shared by name across listings and shops; values by (attribute, value)."""
+    pairs = {
+        (option.attribute[:MAX_NAME], option.value[:MAX_NAME])
+        for plan in plans
+        for option in plan.record.options
+    }
+    if not pairs:
+        return
+    names = sorted({name for name, _ in pairs})
+    session.execute(
+        insert_for(session, Attribute).on_conflict_do_nothing(), [{"name": n} for n in names]
+    )
+    attribute_ids = dict(
+        session.execute(select(Attribute.name, Attribute.id).where(Attribute.name.in_(names))).all()
+    )
+    wanted = sorted((attribute_ids[name], value) for name, value in pairs)
+    session.execute(
+        insert_for(session, AttributeValue).on_conflict_do_nothing(),
+        [{"attribute_id": a, "value": v} for a, v in wanted],
+    )
+    value_ids = {
+        (a, v): id_
+        for a, v, id_ in session.execute(
+            select(AttributeValue.attribute_id, AttributeValue.value, AttributeValue.id).where(
+                tuple_(AttributeValue.attribute_id, AttributeValue.value).in_(wanted)
+            )
+        )
+    }
+    links = {
+        (
+            plan.resolved_id(),
+            value_ids[(attribute_ids[o.attribute[:MAX_NAME]], o.value[:MAX_NAME])],
+        )
+        for plan in plans
+        for o in plan.record.options
+    }
+    session.execute(
+        insert_for(session, VariantAttributeValue).on_conflict_do_nothing(),
+        [{"variant_id": v, "attribute_value_id": a} for v, a in sorted(links)],
+    )
+
+
+def _bind_variants(
+    session: Session,
+    target: CatalogTarget,
+    page: list[Listing],
+    plans: list[list[_PlannedVariant]],
+    results: list[ListingResult],
+) -> None:
+    """Bind every key of every variant; an unmatched flag stays until a person clears it."""
+    flat = [plan for listing_plans in plans for plan in listing_plans]
+    claims = bindings.claim_many(
+        session, target.shop_id, VARIANT, [key for plan in flat for key in plan.keys]
+    )
+    rows = {}
+    for plan in flat:
+        record = plan.record
+        remote: dict[str, Any] = {
+            "quantity": record.quantity,
+            "price": str(record.price.amount) if record.price else None,
+            "product_id": record.external_product_id,
+            "listing_id": plan.listing.external_id,
+        }
+        for key in plan.keys:
+            claim = claims[key]
+            previous = claim.remote_state or {}
+            rows[claim.id] = {
+                "id": claim.id,
+                "local_id": plan.resolved_id(),
+                "remote_updated_at": plan.listing.updated_at,
+                "signature": record.signature,
+                "remote_state": {
+                    **remote,
+                    "unmatched": plan.unmatched or previous.get("unmatched"),
+                },
+            }
+    bindings.bind_many(session, list(rows.values()))
 
 
 def _retire_missing_variants(
@@ -260,7 +481,9 @@ def _retire_missing_variants(
         select(Binding.local_id).where(
             Binding.shop_id == shop_id,
             Binding.entity == VARIANT,
-            Binding.external_id.like(f"{listing_id}:%"),
+            # A range, not LIKE: it walks the (shop, entity, external_id) index.
+            Binding.external_id >= f"{listing_id}:",
+            Binding.external_id < f"{listing_id};",
         )
     ).scalars()
     gone = {local_id for local_id in bound if local_id is not None} - kept

@@ -20,7 +20,7 @@ from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import ShopbridgeError
 from shopbridge.store import cursors, history
 from shopbridge.store.catalog import LISTING
-from shopbridge.store.catalog import write_listing as store_listing
+from shopbridge.store.catalog import write_listings as store_listings
 from shopbridge.store.db import Database
 from shopbridge.store.orders import RECEIPT
 from shopbridge.store.orders import write_orders as store_orders
@@ -74,7 +74,7 @@ class PullEngine:
         target = await asyncio.to_thread(catalog_target, self.database, self.shop.id)
 
         def write(session: Session, listings: list[Listing]) -> list[Outcome]:
-            return [store_listing(session, target, listing).outcome for listing in listings]
+            return [result.outcome for result in store_listings(session, target, listings)]
 
         async def run() -> None:
             await self._pages(self.adapter.listings(states), LISTING, self._map_listings, write)
