@@ -12,8 +12,10 @@ from shopbridge.cli import db as db_commands
 from shopbridge.cli import errors as error_commands
 from shopbridge.cli import items as item_commands
 from shopbridge.cli import ledger
+from shopbridge.cli import requests as requests_commands
 from shopbridge.cli import runs as runs_commands
 from shopbridge.cli import schedule as schedule_commands
+from shopbridge.cli import shops as shop_commands
 from shopbridge.cli import sync as sync_commands
 from shopbridge.cli.budget import budget
 from shopbridge.cli.context import AppContext
@@ -41,6 +43,8 @@ app.add_typer(runs_commands.app, name="runs")
 app.command("budget")(budget)
 app.command("serve")(serve)
 app.command("worker")(worker)
+app.add_typer(shop_commands.app, name="shop")
+app.command("requests")(requests_commands.requests)
 
 
 def _version(value: bool) -> None:

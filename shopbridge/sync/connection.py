@@ -294,6 +294,22 @@ class ShopConnections:
             tokens = await oauth.exchange(code, pending)
         except AuthError as exc:
             raise AuthError(f"{exc}: {_CHECK_KEYS}", exc.status) from None
+        return await self._store_grant(shop, oauth, tokens)
+
+    async def adopt_tokens(self, name: str, token_response: Mapping[str, Any]) -> ShopRecord:
+        """Store a grant obtained outside the browser flow (a token endpoint answer), after the
+        same checks as a callback: Etsy says whose shop it is, and a known shop must match."""
+        shop = await asyncio.to_thread(self.shops.get, name)
+        try:
+            oauth = await asyncio.to_thread(self._oauth, shop)
+            tokens = TokenSet.from_response(token_response, self.clock())
+            return await self._store_grant(shop, oauth, tokens)
+        except ShopbridgeError as exc:
+            raise _named(name, exc) from None
+
+    async def _store_grant(
+        self, shop: ShopRecord, oauth: EtsyOAuth, tokens: TokenSet
+    ) -> ShopRecord:
         async with self._client(shop, oauth, StaticTokens(tokens.access_token)) as client:
             me = await client.get_me()
         if me.shop_id is None:
@@ -302,7 +318,8 @@ class ShopConnections:
             raise AuthError(
                 f"Etsy returned shop {me.shop_id}, but this shop is Etsy shop "
                 f"{shop.external_shop_id}; the stored credentials are unchanged: sign in as the "
-                f"owner of shop {shop.external_shop_id} and {again.removeprefix('run ')}"
+                f"owner of shop {shop.external_shop_id} and run "
+                f"`shopbridge shop reauth {shop.name}` again"
             )
         credentials = await asyncio.to_thread(self.shops.credentials, shop.id)
         credentials.update(tokens.model_dump())

@@ -69,7 +69,9 @@ class TokenSet(BaseModel):
 
     @classmethod
     def from_response(cls, token: Mapping[str, Any], now: float) -> TokenSet:
-        expires_at = token.get("expires_at") or now + float(token.get("expires_in") or 3600)
+        # Our clock, not Authlib's `expires_at` (it uses the wall clock of the moment).
+        expires_in = token.get("expires_in")
+        expires_at = now + float(expires_in) if expires_in else token.get("expires_at") or now
         result = cls(
             access_token=str(token["access_token"]),
             refresh_token=str(token["refresh_token"]),
