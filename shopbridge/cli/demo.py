@@ -44,7 +44,9 @@ EXPLORE = (
     ("shopbridge items", "items with their variant counts"),
     ("shopbridge customers", "customers with their order counts"),
     ("shopbridge stock", "stock per variant in the demo warehouse"),
-    ("shopbridge db status", "where the ledger lives and its schema version"),
+    ("shopbridge runs list", "every sync run: window, counts, API calls, duration"),
+    ("shopbridge requests --shop etsy-demo", "each API call the demo made, with rate headers"),
+    ("shopbridge shop show etsy-demo", "the connected shop"),
 )
 
 
