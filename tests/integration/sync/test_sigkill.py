@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -55,15 +56,22 @@ def test_sync_killed_at_random_points_then_restarted_gives_the_exact_ledger(
     database.upgrade()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOPBRIDGE_")}
     environment.update(SHOPBRIDGE_HOME=str(tmp_path), SHOPBRIDGE_SECRET_KEY=key)
-    # The sandbox clock runs on real time: the CLI's sync windows use the wall clock.
+    # The CLI's sync windows use the wall clock; the sandbox runs two minutes behind it, so
+    # orders it creates during the test are already inside the window of the next run.
     config = SandboxConfig(
-        seed=9, listings=40, receipts=800, qps_limit=1000, auto_approve=True, latency_ms=300
+        seed=9,
+        listings=40,
+        receipts=800,
+        qps_limit=1000,
+        auto_approve=True,
+        latency_ms=300,
+        start_time=int(time.time()) - 120,
     )
     rng = random.Random(20261126)
     with serve_in_thread(config) as sandbox:
         asyncio.run(connect(tmp_path, key, database, sandbox))
         kills, outcomes = 0, []
-        for _ in range(KILLS + 3):
+        for _ in range(KILLS + 8):
             process = subprocess.Popen(
                 [sys.executable, "-m", "shopbridge", "sync", "orders", SHOP, "--json"],
                 env=environment,
@@ -83,6 +91,8 @@ def test_sync_killed_at_random_points_then_restarted_gives_the_exact_ledger(
             outcomes.append((process.returncode, stderr[-300:]))
             if process.returncode == 0 and kills >= KILLS:
                 break
+            # Finished before its kill: new orders give the next run something to do.
+            sandbox.sandbox.create_receipts(sandbox.shops[0][1], 100)
         assert kills == KILLS and outcomes and outcomes[-1][0] == 0, outcomes
         assert_ledger_equals_sandbox(sandbox.sandbox, sandbox.shops[0][1], database)
     with database.read() as session:  # kills landed inside runs, not only during imports
