@@ -3,6 +3,7 @@
     python -m bench                                   # the full suite (about 20 minutes)
     python -m bench --sizes 1000,10000                # skip the 100,000-receipt import
     python -m bench --baseline-size 0                 # skip the ERPNext-style baseline
+    python -m bench --only store                      # re-measure one, keep the others
     python -m bench --tiny --out /tmp/b               # everything at toy sizes (the test suite)
 
 Each measurement runs in a fresh process (`python -m bench.<script> ... --json FILE`), so its peak
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from bench import report
 from bench.common import machine
 
 HERE = Path(__file__).resolve().parent
+STEPS = ("orders", "baseline", "quiet", "listings", "store", "budget")
 
 
 def measure(module: str, args: list[str], timeout: float = 3600) -> dict[str, Any]:
@@ -101,6 +104,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--latency-ms", type=float, default=150)
     parser.add_argument("--listings-latency-ms", type=float, default=100)
     parser.add_argument("--no-budget", action="store_true", help="skip bench_budget")
+    parser.add_argument(
+        "--only",
+        help=f"re-measure only these ({','.join(STEPS)}); keep the rest from --out's RESULTS.md",
+    )
     parser.add_argument("--tiny", action="store_true", help="toy sizes: proves the suite runs")
     parser.add_argument("--out", default=str(HERE), help="where RESULTS.md and charts go")
     args = parser.parse_args(argv)
@@ -110,6 +117,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.qps, args.latency_ms, args.listings_latency_ms = 50, 5, 5
         args.no_budget, args.catalog_listings = True, 30
 
+    only = set(args.only.split(",")) if args.only else set(STEPS)
+    if only - set(STEPS):
+        parser.error(f"--only takes {', '.join(STEPS)}")
+    previous = report.read(Path(args.out)) if args.only else {}
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     rate = ["--qps", str(args.qps), "--latency-ms", str(args.latency_ms)]
     started = datetime.now(UTC)
@@ -120,32 +131,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     results["code"] = code_version()
     catalog = ["--listings", str(args.catalog_listings)]
-    results["orders"] = [
-        measure("bench_orders", ["--size", str(n), *rate, *catalog]) for n in sizes
-    ]
-    results["baseline"] = (
-        measure("baseline_erpnext", ["--size", str(args.baseline_size), *rate])
-        if args.baseline_size
-        else {"skipped": "--baseline-size 0"}
-    )
-    results["quiet"] = measure("bench_orders", ["--quiet", "--size", str(args.quiet_receipts)])
-    results["listings"] = measure(
-        "bench_listings",
-        [
-            "--size",
-            str(args.listings),
-            "--qps",
-            str(args.qps),
-            "--latency-ms",
-            str(args.listings_latency_ms),
+    steps: dict[str, Callable[[], Any]] = {
+        "orders": lambda: [
+            measure("bench_orders", ["--size", str(n), *rate, *catalog]) for n in sizes
         ],
+        "baseline": lambda: (
+            measure("baseline_erpnext", ["--size", str(args.baseline_size), *rate])
+            if args.baseline_size
+            else {"skipped": "--baseline-size 0"}
+        ),
+        "quiet": lambda: measure("bench_orders", ["--quiet", "--size", str(args.quiet_receipts)]),
+        "listings": lambda: measure(
+            "bench_listings",
+            [
+                "--size",
+                str(args.listings),
+                "--qps",
+                str(args.qps),
+                "--latency-ms",
+                str(args.listings_latency_ms),
+            ],
+        ),
+        "store": lambda: measure(
+            "bench_store",
+            ["--receipts", str(args.store_receipts), "--listings", str(args.store_listings)],
+        ),
+        "budget": lambda: {"skipped": "--no-budget"} if args.no_budget else budget(3600),
+    }
+    remeasured = []
+    for name in STEPS:
+        if name in only:
+            results[name] = steps[name]()
+            remeasured.append(name)
+        else:
+            results[name] = previous.get(name, {"skipped": "not measured"})
+    if args.only and previous:
+        results["date"] = previous.get("date", results["date"])
+        results["code"] = previous.get("code", results["code"])
+        results["remeasured"] = f"{', '.join(remeasured)} on {started:%Y-%m-%d} at {code_version()}"
+    results["minutes"] = (
+        previous.get("minutes")
+        if args.only
+        else round((datetime.now(UTC) - started).total_seconds() / 60, 1)
     )
-    results["store"] = measure(
-        "bench_store",
-        ["--receipts", str(args.store_receipts), "--listings", str(args.store_listings)],
-    )
-    results["budget"] = {"skipped": "--no-budget"} if args.no_budget else budget(3600)
-    results["minutes"] = round((datetime.now(UTC) - started).total_seconds() / 60, 1)
     written = report.write(results, Path(args.out))
     print("wrote " + ", ".join(str(p) for p in written))
     return results

@@ -35,8 +35,9 @@ from shopbridge.channels.etsy import mapping
 from shopbridge.domain.records import Listing, Order
 from shopbridge.sandbox.etsy import EtsySandbox, render
 from shopbridge.security import Vault
+from shopbridge.store import catalog as catalog_store
 from shopbridge.store import orders as order_store
-from shopbridge.store.catalog import LISTING, write_listing
+from shopbridge.store.catalog import LISTING
 from shopbridge.store.db import Database
 from shopbridge.store.orders import RECEIPT
 from shopbridge.store.repos import Outcome
@@ -89,12 +90,14 @@ def measure(database: Database, listings: list[dict], receipts: list[dict]) -> d
     orders = order_target(database, shop.id)
 
     def one_listing(session: Session, listing: Listing) -> Outcome:
-        return write_listing(session, catalog, listing).outcome
+        return catalog_store.write_listing(session, catalog, listing).outcome
 
     def one_order(session: Session, order: Order) -> Outcome:
         return order_store.write_order(session, orders, order).outcome
 
     def page_of_listings(session: Session, page: list[Listing]) -> list[Outcome]:
+        if hasattr(catalog_store, "write_listings"):  # the page writer pull.py uses
+            return [r.outcome for r in catalog_store.write_listings(session, catalog, page)]
         return [one_listing(session, listing) for listing in page]
 
     def page_of_orders(session: Session, page: list[Order]) -> list[Outcome]:

@@ -296,6 +296,15 @@ def _memory_chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def read(out: Path) -> dict[str, Any]:
+    """The raw results embedded in an earlier RESULTS.md in `out` (empty when there is none)."""
+    path = out / "RESULTS.md"
+    if not path.exists() or "```json\n" not in path.read_text():
+        return {}
+    raw = path.read_text().split("```json\n", 1)[1].split("\n```", 1)[0]
+    return dict(json.loads(raw))
+
+
 def write(results: dict[str, Any], out: Path) -> list[Path]:
     """Write RESULTS.md and the charts into `out`; the paths written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -313,6 +322,7 @@ def write(results: dict[str, Any], out: Path) -> list[Path]:
         f"Measured on {results['date']} by `python -m bench` on {_machine(results['machine'])},"
         f" code at {results.get('code', 'unknown')}."
         f" The whole suite took {results.get('minutes', 'n/a')} minutes."
+        + (f" Re-measured since: {results['remeasured']}." if results.get("remeasured") else "")
         + (
             " **Toy sizes (`--tiny`): these figures prove the suite runs, nothing more.**"
             if results.get("tiny")

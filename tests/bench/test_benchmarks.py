@@ -102,3 +102,24 @@ def test_a_failed_or_missing_benchmark_is_reported_not_hidden(tmp_path: Path) ->
     assert "Not measured: --baseline-size 0." in text
     assert "Not measured: timed out after 10 s." in text
     assert "Pending: bench_budget.py does not exist." in text
+
+
+def test_only_remeasures_what_it_names_and_keeps_the_rest(tmp_path: Path) -> None:
+    earlier = {
+        "date": "2026-01-01",
+        "machine": machine(),
+        "code": "abc123",
+        "minutes": 15.0,
+        "orders": [{"error": "exit 1: boom"}],
+        "baseline": {"skipped": "--baseline-size 0"},
+        "quiet": {"error": "kept"},
+        "listings": {"error": "kept too"},
+        "store": {"error": "exit 3: pg"},
+        "budget": {"pending": "not yet"},
+    }
+    report.write(earlier, tmp_path)
+    again = run_suite(["--only", "budget", "--no-budget", "--out", str(tmp_path)])
+    assert again["budget"] == {"skipped": "--no-budget"}
+    assert again["quiet"] == {"error": "kept"} and again["date"] == "2026-01-01"
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "Re-measured since: budget on " in text and "Not measured: kept too." in text
