@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from importlib.metadata import version
 
-import click
 import typer
 
 from shopbridge.cli import db as db_commands
@@ -74,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
         return _exit(1)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         return _exit(1)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors (Typer bundles its own Click)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(exc.format_message(), highlight=False, markup=False)
         return _exit(exc.exit_code)
     except KeyboardInterrupt:
         return _exit(130)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from shopbridge.domain.records import Listing
 from shopbridge.domain.records import Variant as VariantRecord
 from shopbridge.domain.timeutil import utcnow
+from shopbridge.errors import RecordError
 from shopbridge.store import bindings
 from shopbridge.store.dialect import insert_for, table_of, update_by_id
 from shopbridge.store.models import (
@@ -515,6 +516,8 @@ def unmatched_variants(session: Session, shop_id: int | None = None) -> list[dic
 def link_variant(session: Session, binding_id: int, ledger_variant_id: int) -> None:
     """Point a channel variant (all its keys) at an existing ledger variant; clear the flag."""
     binding = session.get_one(Binding, binding_id)
+    if binding.entity != VARIANT:
+        raise RecordError(f"binding {binding_id} is a {binding.entity}, not a channel variant")
     session.get_one(Variant, ledger_variant_id)
     old = binding.local_id
     siblings = session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import utcnow
@@ -102,9 +102,13 @@ def record_failure(
     error: str,
     payload: dict[str, Any] | None,
     retry_in: timedelta = timedelta(minutes=5),
+    now: datetime | None = None,
 ) -> None:
-    """Log a failed record and queue it for retry; a repeat failure counts another attempt."""
-    now = utcnow()
+    """Log a failed record and queue it for retry; a repeat failure counts another attempt.
+
+    `now` is the engine's clock (the same one that later decides which retries are due).
+    """
+    now = now or utcnow()
     stmt = insert_for(session, SyncError).values(
         shop_id=shop_id,
         entity=entity,
@@ -124,7 +128,8 @@ def record_failure(
             set_={
                 "status": "open",
                 "error": stmt.excluded.error,
-                "payload": stmt.excluded.payload,
+                # A failure without a payload (a fetch that failed) keeps the last one seen.
+                "payload": func.coalesce(stmt.excluded.payload, SyncError.payload),
                 "attempts": SyncError.attempts + 1,
                 "run_id": run_id,
                 "last_seen": now,

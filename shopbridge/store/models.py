@@ -206,7 +206,11 @@ class Address(Base):
 
 class Contact(Base):
     __tablename__ = "contact"
-    __table_args__ = (UniqueConstraint("customer_id", "kind", "value"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "kind", "value"),
+        # Customers are matched by email: look contacts up by value, not by customer.
+        Index("ix_contact_lookup", "kind", "value"),
+    )
     id: Mapped[int] = _id()
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     kind: Mapped[str] = mapped_column(String(16))

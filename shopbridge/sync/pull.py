@@ -163,7 +163,8 @@ class PullEngine:
     def _refail(self, external_id: str, message: str) -> None:
         with self.database.write() as session:
             history.record_failure(
-                session, self.shop.id, self.recorder.run_id, RECEIPT, external_id, message, None
+                session, self.shop.id, self.recorder.run_id, RECEIPT, external_id, message, None,
+                now=self.clock(),
             )
 
     # --- shared ------------------------------------------------------------------------------

@@ -122,8 +122,16 @@ def map_records(
 class RunRecorder:
     """Owns one sync_run row from start to finish."""
 
-    def __init__(self, database: Database, shop_id: int, shop_name: str, stream: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        shop_id: int,
+        shop_name: str,
+        stream: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.database = database
+        self.clock = clock
         self.shop_id = shop_id
         self.shop_name = shop_name
         self.stream = stream
@@ -205,14 +213,16 @@ class RunRecorder:
         failures: list[Mapped[R]],
     ) -> None:
         """Counts, per-record outcomes, and the error queue, a few statements per page."""
-        written = []
+        written, stored = [], []
         for item, outcome in zip(mapped, outcomes, strict=True):
             if isinstance(outcome, Outcome):
                 self.counts.add(outcome)
+                stored.append(item.external_id)
                 if outcome is not Outcome.UNCHANGED:
                     written.append((item.external_id, outcome.value))
         history.record_outcomes(session, self.run_id, entity, written)
-        history.resolve_errors(session, self.shop_id, entity, [ext for ext, _ in written])
+        # An unchanged record is stored too: whatever failed before is settled.
+        history.resolve_errors(session, self.shop_id, entity, stored)
         for item in failures:
             self.counts.add(Outcome.FAILED)
             message = item.error or "unknown error"
@@ -220,7 +230,8 @@ class RunRecorder:
                 session, self.run_id, entity, item.external_id, "failed", message, item.raw
             )
             history.record_failure(
-                session, self.shop_id, self.run_id, entity, item.external_id, message, item.raw
+                session, self.shop_id, self.run_id, entity, item.external_id, message, item.raw,
+                now=self.clock(),
             )
 
     def finish(

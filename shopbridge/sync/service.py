@@ -95,7 +95,7 @@ class SyncService:
         return shop
 
     def _recorder(self, shop: ShopRecord, stream: str) -> RunRecorder:
-        return RunRecorder(self.database, shop.id, shop.name, stream)
+        return RunRecorder(self.database, shop.id, shop.name, stream, self.clock)
 
     async def _client(self, shop: ShopRecord, recorder: RunRecorder) -> EtsyClient:
         try:

@@ -122,3 +122,10 @@ def test_newer_database_is_refused(home: Path) -> None:
     result = run(home, "items")
     assert result.returncode == 1
     assert "newer shopbridge" in result.stderr
+
+
+def test_usage_errors_are_short_and_without_traceback(home: Path) -> None:
+    result = run(home, "sync", "orders")
+    assert result.returncode == 2
+    assert "Missing argument" in result.stderr
+    assert "Traceback" not in result.stderr

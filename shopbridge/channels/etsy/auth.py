@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,11 @@ from typing import Any
 import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+# Authlib 1.9 warns at import that it prefers the httpx2 fork; httpx is what this project pins.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 from pydantic import BaseModel, ConfigDict
 
 from shopbridge.errors import AuthError, ReauthRequiredError, RetryableError

@@ -402,6 +402,8 @@ def _order(receipt: EtsyReceipt) -> Order:
     if status_text not in _RECEIPT_STATUSES:
         warnings.append(f"unknown receipt status {str(receipt.status)[:40]!r}: read from flags")
     is_paid = receipt.is_paid or status_text in _PAID
+    if receipt.buyer_user_id is None and not receipt.buyer_email and not receipt.name:
+        warnings.append("no buyer data: the order has no customer")
     warnings.extend(_reconciliation_problems(totals, lines))
     return Order(
         external_id=str(receipt.receipt_id),

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import sandbox_config
+from connect_harness import sandbox_config
 from sqlalchemy import select
 from typer.testing import CliRunner
 

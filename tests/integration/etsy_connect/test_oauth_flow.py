@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from conftest import SANDBOX_URL, authorize, connect
+from connect_harness import SANDBOX_URL, authorize, connect
 
 from shopbridge.errors import AuthError
 from shopbridge.sandbox.etsy.world import EtsySandbox

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from conftest import FAST_RETRY, sandbox_config
+from connect_harness import FAST_RETRY, sandbox_config
 from cryptography.fernet import Fernet
 from workers import refresh_and_call
 

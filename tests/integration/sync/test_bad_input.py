@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SHOP, build_harness, make_config
 from ledger_check import differences
 from sqlalchemy import select
+from sync_harness import SHOP, build_harness, make_config
 from transports import WrappingTransport, is_receipt_list, receipt_id_in_path
 
 from shopbridge.sandbox.etsy import EtsySandbox
@@ -186,11 +186,6 @@ def _assert_flagged_imports(database: Database, chosen: dict[str, int]) -> None:
         assert gone_item.flags.get("created_from_order") is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runs.py resolves queued errors only for created/updated records: a retry that finds "
-    "the ledger already up to date (outcome unchanged) leaves the error open for ever",
-)
 async def test_a_retry_that_finds_the_ledger_up_to_date_closes_the_error(
     sqlite_database: Database,
 ) -> None:

@@ -8,8 +8,8 @@ paging code does not care about the absolute numbers (pages of 100 either way).
 from __future__ import annotations
 
 import pytest
-from conftest import build_harness, make_config
 from ledger_check import assert_ledger_equals_sandbox, differences
+from sync_harness import build_harness, make_config
 from transports import MidPagingChanges
 
 from shopbridge.sandbox.etsy import FaultRule

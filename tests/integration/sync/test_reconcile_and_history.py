@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import SHOP, build_harness, make_config
 from ledger_check import assert_ledger_equals_sandbox, differences, ledger_facts
+from sync_harness import SHOP, build_harness, make_config
 
 from shopbridge.channels.etsy import adapter as etsy_adapter
 from shopbridge.store import cursors

@@ -150,6 +150,7 @@ def upgrade() -> None:
             "customer_id", "kind", "value", name=op.f("uq_contact_customer_id_kind_value")
         ),
     )
+    op.create_index("ix_contact_lookup", "contact", ["kind", "value"], unique=False)
     op.create_table(
         "shop",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
