@@ -24,6 +24,8 @@ log = logging.getLogger("shopbridge.scheduler")
 
 MAINTENANCE_LEASE = "maintenance"
 MAINTENANCE_EVERY = timedelta(hours=1)
+ALERTS_LEASE = "alerts"
+ALERTS_EVERY = timedelta(seconds=30)
 
 
 class EmbeddedScheduler:
@@ -94,6 +96,11 @@ class EmbeddedScheduler:
                                         tasks.holder_id(), MAINTENANCE_EVERY)
         if taken:
             await asyncio.to_thread(tasks.maintenance, runtime)
+            return
+        # Alerts likewise, every half minute, by whichever scheduler takes the lease.
+        if await asyncio.to_thread(leases.acquire, runtime.database, ALERTS_LEASE,
+                                   tasks.holder_id(), ALERTS_EVERY):
+            await asyncio.to_thread(tasks.check_alerts, runtime)
 
     async def _shutdown(self) -> None:
         pending = list(self.running.values())

@@ -128,7 +128,7 @@ async def _keep_lease(runtime: JobRuntime, name: str, ttl: timedelta) -> None:
 def _after_run(
     runtime: JobRuntime, shop_id: int, stream: str, summary: RunSummary | None
 ) -> None:
-    """Learn from the run, apply the retry policy, and raise or clear alerts."""
+    """Learn from the run (failures in a row, the order rate) and apply the retry policy."""
     database, settings = runtime.database, runtime.settings
     failed = summary is None or summary.status == "failed"
     rate = None
@@ -140,15 +140,19 @@ def _after_run(
             elapsed = (summary.window_end - summary.window_start).total_seconds()
             rate = update_rate(row.order_rate if row else 0.0, found, elapsed)
     schedules.record_result(database, shop_id, stream, failed, found, rate)
-    dead = history.apply_retry_policy(database, retries.delay, settings.retry_max_attempts)
-    names = {shop.id: shop.name for shop in schedules.shops(database)}
-    alerts.dead_lettered(database, dead, names)
-    check_alerts(runtime)
+    # Only this shop's errors: the run just touched them. Conditions that span shops (budget,
+    # failures in a row, re-authorisation) are checked and mailed periodically, not per run.
+    dead = history.apply_retry_policy(database, retries.delay, settings.retry_max_attempts,
+                                      shop_id=shop_id)
+    if dead:
+        names = {shop.id: shop.name for shop in schedules.shops(database)}
+        alerts.dead_lettered(database, dead, names)
 
 
-def check_alerts(runtime: JobRuntime) -> None:
+def check_alerts(runtime: JobRuntime) -> int:
+    """Raise and clear the alert conditions, then mail what is new; returns mails sent."""
     alerts.check_conditions(runtime.database, runtime.settings)
-    alerts.deliver(runtime.database, runtime.mailer)
+    return alerts.deliver(runtime.database, runtime.mailer)
 
 
 def maintenance(runtime: JobRuntime) -> int:

@@ -8,6 +8,7 @@ scheduler.
 - `shopbridge.dispatch` (periodic) claims due jobs from the schedule and defers them.
 - `shopbridge.recover` (periodic) puts back jobs of workers that died (SIGKILL, lost machine):
   their heartbeat stops, the job is retried, and its run is closed as interrupted when it restarts.
+- `shopbridge.alerts` (every 30 s) raises and clears alert conditions and mails new ones.
 - `shopbridge.maintenance` (hourly) prunes history and applies the retry-queue policy.
 Jobs live in the ledger's database, so deferring is transactional and nothing else needs running.
 """
@@ -35,6 +36,12 @@ log = logging.getLogger("shopbridge.worker")
 
 SYNC_TASK = "shopbridge.sync"
 RETRY = procrastinate.RetryStrategy(max_attempts=4, exponential_wait=5)
+# How often an idle worker looks for jobs that no notification announces: a job whose
+# (shop, stream) lock was just released, or a retry whose back-off just ran out. procrastinate's
+# default (5 s) left such jobs waiting seconds after they could run.
+FETCH_POLL_SECONDS = 0.5
+# How often the worker mails new alerts and clears those whose cause went away.
+ALERTS_CRON = "* * * * * */30"
 
 
 class RunFailedError(ShopbridgeError):
@@ -98,9 +105,16 @@ def build_app(settings: Settings, database: Database, runtime: JobRuntime | None
                         job.task_name)
             try:
                 await app.job_manager.retry_job(job)
-            except UniqueViolation:
-                # A newer run of the same job is already queued and covers this one.
+            except (pexc.UniqueViolation, UniqueViolation):
+                # A newer run of the same job is already queued (its queueing lock is taken)
+                # and covers this one: close the dead one instead of retrying it forever.
                 await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
+
+    @app.periodic(cron=ALERTS_CRON, periodic_id="alerts")
+    @app.task(name="shopbridge.alerts", pass_context=False)
+    async def alerts_task(timestamp: int) -> None:
+        assert runtime is not None
+        await asyncio.to_thread(tasks.check_alerts, runtime)
 
     @app.periodic(cron="7 * * * *", periodic_id="maintenance")
     @app.task(name="shopbridge.maintenance", pass_context=False)
@@ -154,5 +168,7 @@ async def run_worker(settings: Settings, database: Database, concurrency: int,
             concurrency=concurrency,
             update_heartbeat_interval=settings.worker_heartbeat_seconds,
             stalled_worker_timeout=settings.worker_stalled_seconds,
+            fetch_job_polling_interval=options.pop("fetch_job_polling_interval",
+                                                   FETCH_POLL_SECONDS),
             **options,
         )

@@ -125,14 +125,25 @@ class DeadLetter:
 
 
 def apply_retry_policy(
-    database: Database, delay: Callable[[int], timedelta], max_attempts: int
+    database: Database,
+    delay: Callable[[int], timedelta],
+    max_attempts: int,
+    shop_id: int | None = None,
 ) -> list[DeadLetter]:
-    """Put every open error on its back-off (from its last failure) and move those that used up
-    their attempts to 'dead'. Returns the records that died now. Idempotent."""
+    """Put every open error (of one shop, or all) on its back-off from its last failure and move
+    those that used up their attempts to 'dead'. Returns the records that died now. Idempotent.
+
+    Rows another transaction holds are skipped (SKIP LOCKED on PostgreSQL): a run writing its
+    shop's errors, or another worker applying the policy, never makes this wait, and the next
+    pass catches what was skipped. Locking every open row instead serialised the workers.
+    """
     died: list[DeadLetter] = []
+    query = select(SyncError).where(SyncError.status == "open")
+    if shop_id is not None:
+        query = query.where(SyncError.shop_id == shop_id)
     with database.write() as session:
         for error in session.execute(
-            select(SyncError).where(SyncError.status == "open").with_for_update()
+            query.order_by(SyncError.id).with_for_update(skip_locked=True)
         ).scalars():
             if error.attempts >= max_attempts:
                 error.status = "dead"

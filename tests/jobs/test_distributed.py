@@ -1,0 +1,157 @@
+"""Distributed mode on the real PostgreSQL: 3 `shopbridge worker` processes, 30 sandbox shops,
+20 minutes of schedule compressed through the sandbox clock, one worker SIGKILLed mid-run.
+
+Every order lands exactly once, no two runs of one (shop, stream) overlap, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from jobs_helpers import connect_shops, job_env, new_secret, sandbox_config, settings_for, spawn
+from sqlalchemy import func, select, text
+
+from shopbridge.jobs import worker
+from shopbridge.jobs.tasks import JobRuntime
+from shopbridge.sandbox.etsy import serve_in_thread
+from shopbridge.store import schedules
+from shopbridge.store.db import Database
+from shopbridge.store.models import Lease, SalesOrder, SyncRun
+from shopbridge.store.runs import INTERRUPTED
+
+PG_ADMIN_URL = os.environ.get("SHOPBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SHOPS = 30
+ROUNDS = 20  # one simulated minute each; orders run every minute
+ROUND_SECONDS = 0.6  # real time per simulated minute: the queue coalesces what does not fit
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A database of its own: procrastinate's tables must not meet the schema-diff tests."""
+    name = f"shopbridge_jobs_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL is unreachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace(
+        "postgresql://", "postgresql+psycopg://", 1)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sync_jobs(database: Database, *statuses: str) -> int:
+    with database.read() as session:
+        return int(session.execute(text(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'shopbridge.sync' "
+            "AND status::text = ANY(:statuses)"), {"statuses": list(statuses)}).scalar_one())
+
+
+def runs_held_by(database: Database, pid: int) -> int:
+    """Jobs whose lease the process `pid` holds: it is inside a run right now."""
+    with database.read() as session:
+        return int(session.execute(
+            select(func.count()).select_from(Lease).where(
+                Lease.name.like("job:%"), Lease.holder.like(f"%:{pid}:%"))
+        ).scalar_one())
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+async def test_three_workers_thirty_shops_one_killed(pg_url: str, tmp_path: Path) -> None:
+    env = job_env(pg_url, tmp_path, new_secret(), SHOPBRIDGE_WORKER_HEARTBEAT_SECONDS="1",
+                  SHOPBRIDGE_WORKER_STALLED_SECONDS="3", SHOPBRIDGE_API_DAILY_LIMIT="10000000")
+    settings = settings_for(env)
+    database = Database(pg_url)
+    database.upgrade()
+    rng = random.Random(3)
+    started = time.monotonic()
+    # Latency keeps runs in flight long enough for the kill to land inside one.
+    with serve_in_thread(sandbox_config(SHOPS, latency_ms=30.0)) as handle:
+        world = handle.sandbox
+        await connect_shops(settings, database, handle)
+        runtime = JobRuntime.from_settings(settings, database)
+        runtime.clock = lambda: datetime.fromtimestamp(world.now(), UTC)  # the compressed schedule
+        app = worker.build_app(settings, database)
+        await asyncio.to_thread(worker.apply_schema, app, database)
+        procs = [spawn(["worker", "--no-dispatch", "--concurrency", "3"], env,
+                       tmp_path / f"worker{i}.log") for i in range(3)]
+        victim = procs[0]
+        killed_at_round = None
+        queued = 0
+        try:
+            async with app.open_async():
+                for round_number in range(ROUNDS):
+                    world.advance(60)
+                    for _user, etsy_shop in rng.sample(handle.shops, 10):
+                        world.create_receipts(etsy_shop, rng.randint(1, 3))
+                    queued += await worker.dispatch_due(app, runtime, runtime.clock())
+                    deadline = time.monotonic() + ROUND_SECONDS
+                    while time.monotonic() < deadline:
+                        if (killed_at_round is None and round_number >= 4
+                                and runs_held_by(database, victim.pid)):
+                            victim.send_signal(signal.SIGKILL)
+                            victim.wait()
+                            killed_at_round = round_number
+                        await asyncio.sleep(0.05)
+                assert killed_at_round is not None, "the victim never was inside a run"
+                # A last round for every shop, after everything created so far.
+                world.advance(60)
+                for shop in schedules.shops(database):
+                    schedules.request_now(database, shop.id, "orders", runtime.clock())
+                queued += await worker.dispatch_due(app, runtime, runtime.clock())
+                deadline = time.monotonic() + 30
+                while sync_jobs(database, "todo", "doing") and time.monotonic() < deadline:
+                    await asyncio.sleep(0.3)
+                assert sync_jobs(database, "todo", "doing") == 0, "the workers did not drain"
+        finally:
+            for proc in procs[1:]:
+                proc.send_signal(signal.SIGTERM)
+            codes = [proc.wait(timeout=30) for proc in procs[1:]]
+        assert codes == [0, 0]
+        with database.read() as session:
+            runs = list(session.execute(select(SyncRun)).scalars())
+            counts = dict(session.execute(
+                select(SalesOrder.shop_id, func.count()).group_by(SalesOrder.shop_id)).all())
+            duplicates = session.execute(
+                select(SalesOrder.shop_id, SalesOrder.number)
+                .group_by(SalesOrder.shop_id, SalesOrder.number)
+                .having(func.count() > 1)).all()
+        # Nothing lost, nothing twice: the ledger holds exactly the sandbox's receipts.
+        assert duplicates == []
+        ids = [shop.id for shop in schedules.shops(database)]
+        for shop_id, (_user, etsy_shop) in zip(ids, handle.shops, strict=True):
+            assert counts.get(shop_id, 0) == world.snapshot(etsy_shop)["receipt_count"]
+        # No two runs of one (shop, stream) overlapped (an interrupted one ends when the next
+        # run of its job, holding the job's lease, finds it dead).
+        assert all(run.status != "running" for run in runs)
+        by_job: dict[tuple[int, str], list[SyncRun]] = {}
+        for run in runs:
+            by_job.setdefault((run.shop_id, run.stream), []).append(run)
+        assert len(by_job) == SHOPS
+        for job_runs in by_job.values():
+            job_runs.sort(key=lambda r: r.started_at)
+            for before, after in itertools.pairwise(job_runs):
+                assert before.finished_at is not None and before.finished_at <= after.started_at
+        assert any(run.error == INTERRUPTED for run in runs), "the kill hit no running job"
+        # The schedule really ran: most shops several times, and the queue coalesced the rest
+        # (a periodic job never piles up behind a running one).
+        assert len(runs) >= 3 * SHOPS
+        assert queued >= len(runs) - SHOPS  # manual/extra runs are only the retried interrupted
+    database.dispose()
+    assert time.monotonic() - started < 90
