@@ -30,8 +30,11 @@ def raise_alert(database: Database, key: str, kind: str, subject: str, body: str
             insert_for(session, AlertState)
             .values(key=key, kind=kind, subject=subject, body=body, status="open", opened_at=now)
             .on_conflict_do_nothing()
+            .returning(AlertState.key)
         )
-        if inserted.rowcount:  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: psycopg reports a row for ON CONFLICT DO NOTHING that
+        # inserted nothing, which kept a cleared alert from ever opening again on PostgreSQL.
+        if inserted.first() is not None:
             return True
         reopened = session.execute(
             update(AlertState)

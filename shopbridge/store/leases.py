@@ -24,8 +24,11 @@ def acquire(database: Database, name: str, holder: str, ttl: timedelta) -> bool:
             insert_for(session, Lease)
             .values(name=name, holder=holder, expires_at=now + ttl)
             .on_conflict_do_nothing()
+            .returning(Lease.name)
         )
-        if inserted.rowcount:  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: on PostgreSQL (psycopg) rowcount was truthy for a conflict
+        # that inserted nothing, so a second holder "took" a lease someone else held.
+        if inserted.first() is not None:
             return True
         taken = session.execute(
             update(Lease)
