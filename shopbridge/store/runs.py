@@ -142,12 +142,16 @@ def apply_retry_policy(
     if shop_id is not None:
         query = query.where(SyncError.shop_id == shop_id)
     with database.write() as session:
-        for error in session.execute(
+        rows = session.execute(
             query.order_by(SyncError.id).with_for_update(skip_locked=True)
-        ).scalars():
+        ).scalars().all()
+        for error in rows:
+            # Core updates that write last_seen back unchanged: the column stamps itself on
+            # update, and the back-off counts from the last failure, not from this pass.
+            keep = {"last_seen": error.last_seen}
             if error.attempts >= max_attempts:
-                error.status = "dead"
-                error.next_attempt_at = None
+                session.execute(update(SyncError).where(SyncError.id == error.id).values(
+                    status="dead", next_attempt_at=None, **keep))
                 died.append(
                     DeadLetter(
                         error.id,
@@ -161,7 +165,8 @@ def apply_retry_policy(
                 continue
             due = as_utc(error.last_seen) + delay(error.attempts)
             if error.next_attempt_at is None or as_utc(error.next_attempt_at) != due:
-                error.next_attempt_at = due
+                session.execute(update(SyncError).where(SyncError.id == error.id).values(
+                    next_attempt_at=due, **keep))
     return died
 
 
