@@ -56,8 +56,9 @@ async def run_now(runtime: JobRuntime, shop: str, stream: str) -> Triggered:
 async def resync(runtime: JobRuntime, run_id: int) -> RunSummary:
     """Re-fetch what run `run_id` covered, through the sync service (trigger "resync").
 
-    Orders runs are re-read over the run's window by creation time; listings with the run's
-    states; reconcile over the same number of days.
+    Orders runs are re-read over the run's window the way they read it (by update time for an
+    incremental run, by creation time for a historic import); listings with the run's states;
+    reconcile over the same number of days.
     """
     run = await asyncio.to_thread(history.get_run, runtime.database, run_id)
     if run is None:
@@ -68,6 +69,8 @@ async def resync(runtime: JobRuntime, run_id: int) -> RunSummary:
             raise ShopbridgeError(f"run {run_id} has no window to re-fetch")
         start = datetime.fromisoformat(run["window_start"])
         end = datetime.fromisoformat(run["window_end"])
+        if params.get("mode") == "incremental":
+            return await service.orders_updated_between(shop, start, end, trigger="resync")
         return await service.orders(shop, start, end, trigger="resync")
     if run["stream"] == "listings":
         states = tuple(params.get("states") or tasks.LISTING_STATES)

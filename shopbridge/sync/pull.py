@@ -93,17 +93,22 @@ class PullEngine:
         start = cursor - OVERLAP if cursor else BEGINNING
         return min(start, end), end
 
-    async def orders_incremental(self, start: datetime, end: datetime) -> RunSummary:
-        """Orders updated in [start, end); the cursor follows the data, page by page."""
+    async def orders_incremental(
+        self, start: datetime, end: datetime, move_cursor: bool = True
+    ) -> RunSummary:
+        """Orders updated in [start, end); the cursor follows the data, page by page (unless
+        `move_cursor` is off: a resync of an old window must not rewind or skip it)."""
         target = await asyncio.to_thread(order_target, self.database, self.shop.id)
 
         def write(session: Session, orders: list[Order]) -> list[Outcome]:
             return [result.outcome for result in store_orders(session, target, orders)]
 
         async def run() -> None:
-            await self._retry_failed(write)
+            if move_cursor:
+                await self._retry_failed(write)
             batches = self.adapter.orders_updated(start, end)
-            await self._pages(batches, RECEIPT, self._map_orders, write, cursor_end=end)
+            cursor_end = end if move_cursor else None
+            await self._pages(batches, RECEIPT, self._map_orders, write, cursor_end=cursor_end)
 
         return await self._finish_after(run(), start, end)
 

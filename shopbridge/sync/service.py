@@ -68,6 +68,23 @@ class SyncService:
             engine = self._engine(shop, client, recorder, progress)
             return await engine.orders_historic(start, window_end)
 
+    async def orders_updated_between(
+        self,
+        name: str,
+        start: datetime,
+        end: datetime,
+        trigger: str = "resync",
+        progress: Progress = noop,
+    ) -> RunSummary:
+        """Re-read the orders updated in [start, end) exactly as an incremental run did, without
+        touching the cursor (a resync of that run)."""
+        shop = self._shop(name)
+        recorder = self._recorder(shop, ORDERS)
+        recorder.start(trigger, start, end, {"mode": "incremental", "resync": True})
+        async with await self._client(shop, recorder) as client:
+            engine = self._engine(shop, client, recorder, progress)
+            return await engine.orders_incremental(start, end, move_cursor=False)
+
     async def reconcile(
         self,
         name: str,
