@@ -24,6 +24,7 @@ REMAINING_SECOND_HEADERS = ("x-remaining-this-second", "x-remaining-this-secon")
 # Below this share of the daily limit left, calls are spread out.
 DAILY_LOW_WATER = 0.05
 MAX_SPACING = 60.0
+OBSERVE_EVERY = 20  # responses between two shared remaining-today counts
 # A process's first calls open new connections and arrive late, bunching up with the calls
 # after them; a wider gap after each of them keeps the server's one-second window clear.
 WARMUP_CALLS = 8
@@ -155,6 +156,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._reserved = 0
+        self._observed = 0
 
     @property
     def interval(self) -> float:
@@ -199,5 +201,14 @@ class RateLimiter:
         elif observation.remaining_this_second == 0:
             # The server's second is full: let the next call wait one full interval from now.
             pause_until = now + self.interval
-        if pause_until or observation.remaining_today is not None:
+        if pause_until or self._worth_sharing(observation):
             await asyncio.to_thread(self.backend.observe, self.key, observation, pause_until)
+
+    def _worth_sharing(self, observation: RateObservation) -> bool:
+        """Share the day's remaining count every few calls, and every call once it runs low:
+        writing it after every response would cost a transaction per call for little news."""
+        if observation.remaining_today is None:
+            return False
+        self._observed += 1
+        low = observation.remaining_today < 0.1 * self.per_day
+        return low or self._observed % OBSERVE_EVERY == 0

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy import insert as sa_insert
 
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.store.db import Database
@@ -53,6 +54,14 @@ def insert(
                 error=error,
             )
         )
+
+
+def insert_many(database: Database, rows: list[dict[str, Any]]) -> None:
+    """Several request records in one transaction (dicts of RequestLog's columns)."""
+    if rows:
+        now = utcnow()
+        with database.write() as session:
+            session.execute(sa_insert(RequestLog), [{"created_at": now, **row} for row in rows])
 
 
 def recent(database: Database, shop_id: int, limit: int = 50) -> list[dict[str, Any]]:

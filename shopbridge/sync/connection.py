@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -58,27 +58,44 @@ def _named(shop: str, exc: ShopbridgeError, advice: str = "") -> ShopbridgeError
 
 @dataclass
 class StoreRequestSink:
-    """Writes each request record of one shop (and run) to the request log."""
+    """Writes the request records of one shop (and run) to the request log, in batches.
+
+    One write transaction per call would compete with the page writes for SQLite's single write
+    lock and slow the run down; records are flushed every `batch` calls, every `interval`
+    seconds, and when the client closes.
+    """
 
     database: Database
     shop_id: int | None
     run_id: int | None = None
+    batch: int = 25
+    interval: float = 2.0
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+    _last_flush: float = field(default_factory=time.monotonic)
 
     async def __call__(self, record: RequestRecord) -> None:
-        await asyncio.to_thread(
-            requestlog.insert,
-            self.database,
-            shop_id=self.shop_id,
-            run_id=self.run_id,
-            method=record.method,
-            path=record.path,
-            query=record.query,
-            status=record.status,
-            duration_ms=record.duration_ms,
-            retries=record.retries,
-            rate=dict(record.rate),
-            error=record.error,
+        self._pending.append(
+            {
+                "shop_id": self.shop_id,
+                "run_id": self.run_id,
+                "method": record.method,
+                "path": record.path,
+                "query": record.query,
+                "status": record.status,
+                "duration_ms": record.duration_ms,
+                "retries": record.retries,
+                "rate": dict(record.rate) or None,
+                "error": record.error,
+            }
         )
+        due = time.monotonic() - self._last_flush >= self.interval
+        if len(self._pending) >= self.batch or due:
+            await self.flush()
+
+    async def flush(self) -> None:
+        rows, self._pending = self._pending, []
+        self._last_flush = time.monotonic()
+        await asyncio.to_thread(requestlog.insert_many, self.database, rows)
 
 
 class StaticTokens:

@@ -92,7 +92,12 @@ class EtsyClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        flush = getattr(self._sink, "flush", None)
+        try:
+            if flush is not None:
+                await flush()
+        finally:
+            await self._http.aclose()
 
     # --- endpoints -------------------------------------------------------------------------
 

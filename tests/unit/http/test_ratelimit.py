@@ -110,3 +110,23 @@ async def test_first_calls_of_a_process_are_spaced_wider() -> None:
     rl = RateLimiter(MemoryLimiterBackend(clock), "k", 10, clock=clock, sleep=clock.sleep)
     await rl.acquire()
     assert await rl.acquire() > rl.interval
+
+
+async def test_remaining_counts_are_shared_every_few_calls_until_they_run_low() -> None:
+    clock = FakeClock()
+    backend = MemoryLimiterBackend(clock)
+    shared: list[int | None] = []
+    original = backend.observe
+
+    def counting(key: str, observation: RateObservation, pause_until: float) -> None:
+        shared.append(observation.remaining_today)
+        original(key, observation, pause_until)
+
+    backend.observe = counting  # type: ignore[method-assign]
+    rl = limiter(clock, backend, per_second=10, per_day=10_000)
+    for remaining in range(9_000, 8_960, -1):  # 40 plentiful responses
+        await rl.observe(RateObservation(remaining_today=remaining))
+    assert len(shared) == 2
+    for remaining in (900, 899, 898):  # under a tenth of the day: every response counts
+        await rl.observe(RateObservation(remaining_today=remaining))
+    assert shared[-3:] == [900, 899, 898]
