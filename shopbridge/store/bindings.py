@@ -178,3 +178,49 @@ def bind_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Point claimed bindings at their ledger rows: dicts of id, local_id, remote_updated_at,
     signature (the same keys in every dict)."""
     update_by_id(session, Binding, rows)
+
+
+def flags_of(
+    session: Session, shop_id: int, entity: str, external_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """external id -> remote_state of the bound ids that have one."""
+    if not external_ids:
+        return {}
+    rows = session.execute(
+        select(Binding.external_id, Binding.remote_state).where(
+            Binding.shop_id == shop_id,
+            Binding.entity == entity,
+            Binding.external_id.in_(external_ids),
+            Binding.remote_state.is_not(None),
+        )
+    )
+    return {external_id: state for external_id, state in rows if state}
+
+
+def upsert_many(session: Session, shop_id: int, entity: str, rows: list[dict[str, Any]]) -> None:
+    """Create or repoint bindings in one statement: dicts of external_id, local_id,
+    remote_updated_at, signature, remote_state. Safe against a concurrent writer (the UNIQUE
+    key decides), and cheaper than claim-then-bind when the caller knows every local id."""
+    if not rows:
+        return
+    now = utcnow()
+    stmt = insert_for(session, Binding)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["shop_id", "entity", "external_id"],
+            set_={
+                name: getattr(stmt.excluded, name)
+                for name in (
+                    "local_id",
+                    "remote_updated_at",
+                    "signature",
+                    "remote_state",
+                    "updated_at",
+                )
+            },
+        ),
+        [
+            {"shop_id": shop_id, "entity": entity, "created_at": now, "updated_at": now, **row}
+            for row in sorted(rows, key=lambda row: row["external_id"])
+        ],
+    )

@@ -446,9 +446,8 @@ def _bind_variants(
 ) -> None:
     """Bind every key of every variant; an unmatched flag stays until a person clears it."""
     flat = [plan for listing_plans in plans for plan in listing_plans]
-    claims = bindings.claim_many(
-        session, target.shop_id, VARIANT, [key for plan in flat for key in plan.keys]
-    )
+    keys = [key for plan in flat for key in plan.keys]
+    previous = bindings.flags_of(session, target.shop_id, VARIANT, keys)
     rows = {}
     for plan in flat:
         record = plan.record
@@ -459,19 +458,15 @@ def _bind_variants(
             "listing_id": plan.listing.external_id,
         }
         for key in plan.keys:
-            claim = claims[key]
-            previous = claim.remote_state or {}
-            rows[claim.id] = {
-                "id": claim.id,
+            flag = plan.unmatched or previous.get(key, {}).get("unmatched")
+            rows[key] = {
+                "external_id": key,
                 "local_id": plan.resolved_id(),
                 "remote_updated_at": plan.listing.updated_at,
                 "signature": record.signature,
-                "remote_state": {
-                    **remote,
-                    "unmatched": plan.unmatched or previous.get("unmatched"),
-                },
+                "remote_state": {**remote, "unmatched": flag},
             }
-    bindings.bind_many(session, list(rows.values()))
+    bindings.upsert_many(session, target.shop_id, VARIANT, list(rows.values()))
 
 
 def _retire_missing_variants(
