@@ -41,8 +41,9 @@ def set_interval(
     schedules.set_interval(database, shop.id, stream, seconds)
     # The new beat starts now rather than after the old, possibly long, interval.
     schedules.request_now(database, shop.id, stream, utcnow())
-    console.print(f"{stream} of {name}: every {human(seconds)}" if seconds
-                  else f"{stream} of {name}: off")
+    console.print(
+        f"{stream} of {name}: every {human(seconds)}" if seconds else f"{stream} of {name}: off"
+    )
 
 
 @app.command("run-now")
@@ -53,6 +54,11 @@ def run_now(
     as_json: bool = JSON,
 ) -> None:
     """Run a job now: queued for the workers or the running scheduler, else run here."""
+    trigger_now(ctx, name, stream, as_json)
+
+
+def trigger_now(ctx: typer.Context, name: str, stream: str, as_json: bool) -> None:
+    """Run a job through the job system (shared by `schedule run-now` and `sync ... --now`)."""
     context = app_context(ctx)
     runtime = JobRuntime.from_settings(context.settings, context.database())
     result = asyncio.run(manual.run_now(runtime, name, stream))

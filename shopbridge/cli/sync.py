@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shopbridge.cli.context import app_context
 from shopbridge.cli.output import console, emit_object
+from shopbridge.cli.schedule import trigger_now
 from shopbridge.errors import ShopbridgeError
 from shopbridge.sync.pull import Progress as ProgressCallback
 from shopbridge.sync.runs import RunSummary
@@ -20,6 +21,12 @@ app = typer.Typer(help="Pull listings and orders from a shop now.", no_args_is_h
 
 STATES = ("active", "inactive", "sold_out", "draft", "expired")
 JSON = typer.Option(False, "--json", help="Print the run summary as JSON.")
+NOW = typer.Option(
+    False,
+    "--now",
+    help="Go through the job system: queued for the workers or the running `serve`, so a "
+    "manual run never races a scheduled one (else it runs here under the job's lease).",
+)
 
 
 def run_with_progress(
@@ -66,11 +73,17 @@ def listings(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The shop's name."),
     state: str = typer.Option("all", "--state", help="active|inactive|sold_out|draft|expired|all"),
+    now: bool = NOW,
     as_json: bool = JSON,
 ) -> None:
     """Import the shop's listings with variants, prices and stock (one call per 100)."""
     if state != "all" and state not in STATES:
         raise typer.BadParameter(f"unknown state {state!r}", param_hint="--state")
+    if now:
+        if state != "all":
+            raise typer.BadParameter("--now runs the scheduled job: all states", param_hint="--now")
+        trigger_now(ctx, name, "listings", as_json)
+        return
     states = STATES if state == "all" else (state,)
     service = app_context(ctx).sync_service()
     summary = run_with_progress(
@@ -85,10 +98,16 @@ def orders(
     name: str = typer.Argument(..., help="The shop's name."),
     start: str | None = typer.Option(None, "--from", help="Import history created from DATE."),
     end: str | None = typer.Option(None, "--to", help="... up to DATE (exclusive)."),
+    now: bool = NOW,
     as_json: bool = JSON,
 ) -> None:
     """Pull orders changed since the last run, or import history with --from/--to."""
     window_start, window_end = _date(start, "--from"), _date(end, "--to")
+    if now:
+        if window_start is not None:
+            raise typer.BadParameter("a historic import is not a scheduled job", param_hint="--now")
+        trigger_now(ctx, name, "orders", as_json)
+        return
     if window_end is not None and window_start is None:
         raise typer.BadParameter("--to needs --from", param_hint="--to")
     if window_start and window_end and window_end <= window_start:
@@ -107,9 +126,13 @@ def reconcile(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The shop's name."),
     days: int = typer.Option(30, "--days", min=1, max=365, help="How far back to look."),
+    now: bool = NOW,
     as_json: bool = JSON,
 ) -> None:
     """Re-read open orders: Etsy changes some without bumping their update time."""
+    if now:
+        trigger_now(ctx, name, "reconcile", as_json)
+        return
     service = app_context(ctx).sync_service()
     summary = run_with_progress(
         f"open orders of {name}", as_json, lambda p: service.reconcile(name, days, progress=p)
