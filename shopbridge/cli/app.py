@@ -13,6 +13,7 @@ from shopbridge.cli import items as item_commands
 from shopbridge.cli import ledger
 from shopbridge.cli import requests as requests_commands
 from shopbridge.cli import runs as runs_commands
+from shopbridge.cli import sandbox as sandbox_commands
 from shopbridge.cli import schedule as schedule_commands
 from shopbridge.cli import shops as shop_commands
 from shopbridge.cli import sync as sync_commands
@@ -43,6 +44,7 @@ app.command("budget")(budget)
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.add_typer(shop_commands.app, name="shop")
+app.add_typer(sandbox_commands.app, name="sandbox", help="Local stand-ins for the shops' APIs.")
 app.command("requests")(requests_commands.requests)
 
 

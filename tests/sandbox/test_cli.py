@@ -15,8 +15,9 @@ KEYS = {"base_url", "keystring", "shared_secret", "shop_id", "user_id", "redirec
 def test_cli_prints_credentials_then_serves():
     command = [
         sys.executable,
-        "-c",
-        "from shopbridge.cli.sandbox import app; app()",
+        "-m",
+        "shopbridge",
+        "sandbox",
         "etsy",
         "--port",
         "0",
