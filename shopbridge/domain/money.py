@@ -162,11 +162,3 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
-
-
-def total(values: list[Money], currency: str) -> Money:
-    """Sum of `values`, all in `currency` (zero for an empty list)."""
-    result = Money.zero(currency)
-    for value in values:
-        result = result + value
-    return result

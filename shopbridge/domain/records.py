@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 
 from shopbridge.domain.money import Money
@@ -96,8 +95,15 @@ class Address:
 
     def fingerprint(self) -> str:
         """Normalised text used to tell whether an address is already stored."""
-        parts = (self.name, self.line1, self.line2, self.city, self.state, self.postcode,
-                 self.country_code)
+        parts = (
+            self.name,
+            self.line1,
+            self.line2,
+            self.city,
+            self.state,
+            self.postcode,
+            self.country_code,
+        )
         return "|".join(" ".join((p or "").lower().split()) for p in parts)
 
 
@@ -221,13 +227,3 @@ class Order:
         for refund in self.refunds:
             total = total + refund.amount
         return total
-
-
-def quantity_of(value: object) -> int:
-    """A non-negative integer quantity, or ValueError with the offending value."""
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise ValueError(f"quantity must be an integer, got {value!r}")
-    number = int(Decimal(str(value)))
-    if number < 0:
-        raise ValueError(f"quantity must not be negative, got {number}")
-    return number

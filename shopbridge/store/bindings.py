@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import utcnow
@@ -71,16 +71,6 @@ def bind(
     session.flush()
 
 
-def find(session: Session, shop_id: int, entity: str, external_id: str) -> Binding | None:
-    return session.execute(
-        select(Binding).where(
-            Binding.shop_id == shop_id,
-            Binding.entity == entity,
-            Binding.external_id == external_id,
-        )
-    ).scalar_one_or_none()
-
-
 def local_ids(
     session: Session, shop_id: int, entity: str, external_ids: list[str]
 ) -> dict[str, int]:
@@ -96,27 +86,6 @@ def local_ids(
         )
     )
     return {external_id: local_id for external_id, local_id in rows if local_id is not None}
-
-
-def remote_versions(
-    session: Session, shop_id: int, entity: str, external_ids: list[str]
-) -> dict[str, datetime | None]:
-    """external id -> remote update time already stored, to skip unchanged records in bulk."""
-    if not external_ids:
-        return {}
-    rows = session.execute(
-        select(Binding.external_id, Binding.remote_updated_at).where(
-            Binding.shop_id == shop_id,
-            Binding.entity == entity,
-            Binding.external_id.in_(external_ids),
-            Binding.local_id.is_not(None),
-        )
-    )
-    return {external_id: updated for external_id, updated in rows}
-
-
-def mark_pushed(session: Session, binding_id: int, value: dict[str, Any]) -> None:
-    session.execute(update(Binding).where(Binding.id == binding_id).values(last_pushed=value))
 
 
 @dataclass(frozen=True, slots=True)
