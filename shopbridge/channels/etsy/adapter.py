@@ -13,7 +13,6 @@ larger than the offset cap is split in halves until each part fits.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from shopbridge.channels.etsy.client import EtsyClient
 from shopbridge.domain.records import Listing, Order
 from shopbridge.domain.timeutil import to_unix
 from shopbridge.errors import FatalError, RecordError
+from shopbridge.http.paging import fetch_pages
 
 PAGE = 100
 MAX_OFFSET = 12_000
@@ -201,32 +201,17 @@ class EtsyAdapter:
     async def _offset_pages(
         self, fetch: Fetch, first: dict[str, Any] | None = None
     ) -> AsyncIterator[Batch]:
-        """Every page of an offset-paged set; after the first, up to `concurrency` in flight.
-
-        Pages are yielded in order and never more than `concurrency` are held, so memory stays
-        at a few pages whatever the size of the set.
-        """
-        page = first if first is not None else await fetch(0)
-        count = int(page["count"])
-        yield Batch(page["results"], count)
-        offsets = iter(range(PAGE, min(count, MAX_OFFSET + 1), PAGE))
-        pending: list[asyncio.Task[dict[str, Any]]] = []
-        try:
-            while True:
-                while len(pending) < self.concurrency:
-                    offset = next(offsets, None)
-                    if offset is None:
-                        break
-                    pending.append(asyncio.ensure_future(fetch(offset)))
-                if not pending:
-                    return
-                page = await pending.pop(0)
-                yield Batch(page["results"], count)
-        finally:
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-
+        """Every page up to Etsy's offset cap, `concurrency` in flight (see http.paging)."""
+        pages = fetch_pages(
+            lambda offset, _limit: fetch(offset),
+            limit=PAGE,
+            concurrency=self.concurrency,
+            max_offset=MAX_OFFSET,
+            first=first,
+            up_to_cap=True,
+        )
+        async for page in pages:
+            yield Batch(page["results"], int(page["count"]))
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0

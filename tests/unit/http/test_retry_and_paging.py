@@ -89,3 +89,27 @@ async def test_a_set_beyond_the_offset_cap_is_refused() -> None:
     with pytest.raises(FatalError, match="offset cap"):
         async for _ in fetch_pages(fetch, limit=100):
             pass
+
+
+async def test_a_slow_consumer_holds_back_the_fetching() -> None:
+    """Memory stays at a few pages: no more than `concurrency` are fetched ahead."""
+    fetched: list[int] = []
+
+    async def fetch(offset: int, limit: int) -> dict[str, object]:
+        fetched.append(offset)
+        return {"count": 5_000, "results": [{"id": offset}]}
+
+    consumed = 0
+    async for _page in fetch_pages(fetch, limit=100, concurrency=3):
+        consumed += 1
+        await asyncio.sleep(0.01)  # the consumer writes the page
+        assert len(fetched) <= consumed + 3
+    assert consumed == 50 and sorted(fetched) == list(range(0, 5_000, 100))
+
+
+async def test_up_to_cap_stops_at_the_cap_instead_of_refusing() -> None:
+    async def fetch(offset: int, limit: int) -> dict[str, object]:
+        return {"count": 20_000, "results": [{"offset": offset}]}
+
+    pages = [p async for p in fetch_pages(fetch, limit=100, max_offset=1_000, up_to_cap=True)]
+    assert [p["results"][0]["offset"] for p in pages] == list(range(0, 1_001, 100))  # type: ignore[index]
