@@ -12,17 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shopbridge.channels.base import ChannelAdapter, Raw
 from shopbridge.channels.registry import adapter_for
-from shopbridge.errors import RecordError, ShopbridgeError
+from shopbridge.errors import ShopbridgeError
 from shopbridge.store import errors as queue
 from shopbridge.store import history
-from shopbridge.store.catalog import LISTING, write_listing
+from shopbridge.store.catalog import LISTING, write_listings
 from shopbridge.store.db import Database
-from shopbridge.store.orders import RECEIPT, write_order
+from shopbridge.store.orders import RECEIPT, write_orders
 from shopbridge.store.repos import Outcome
 from shopbridge.store.shops import ShopRecord
 from shopbridge.store.targets import catalog_target, order_target
@@ -32,9 +31,8 @@ from shopbridge.sync.runs import Mapped, RunRecorder, map_records
 
 TRIGGER = "retry"
 STREAMS = {RECEIPT: ORDERS, LISTING: "listings"}
-_WRITE_FAILURES = (SQLAlchemyError, ValueError, ArithmeticError, RecordError)
 
-Write = Callable[[Session, Any], Outcome]
+Write = Callable[[Session, list[Any]], list[Outcome]]
 
 
 @dataclass
@@ -131,53 +129,26 @@ class ErrorQueue:
     def _writer(self, shop: ShopRecord, entity: str) -> Write:
         if entity == RECEIPT:
             orders = order_target(self.database, shop.id)
-            return lambda session, order: write_order(session, orders, order).outcome
+            return lambda session, records: [
+                r.outcome for r in write_orders(session, orders, records)
+            ]
         catalog = catalog_target(self.database, shop.id)
-        return lambda session, listing: write_listing(session, catalog, listing).outcome
+        return lambda session, records: [
+            r.outcome for r in write_listings(session, catalog, records)
+        ]
 
+    @staticmethod
     def _write(
-        self, recorder: RunRecorder, mapped: Mapped[Any], write: Write, result: RetryResult
+        recorder: RunRecorder, mapped: Mapped[Any], write: Write, result: RetryResult
     ) -> None:
-        """The record with all its rows, or its failure: one transaction either way."""
-        with self.database.write() as session:
-            reason = mapped.error
-            if mapped.record is not None:
-                try:
-                    with session.begin_nested():
-                        outcome = write(session, mapped.record)
-                except _WRITE_FAILURES as exc:
-                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"
-                else:
-                    # Landed, or already in the ledger as the channel has it: either way done.
-                    history.resolve_error(
-                        session, recorder.shop_id, result.entity, mapped.external_id
-                    )
-                    history.record_outcome(
-                        session, recorder.run_id, result.entity, mapped.external_id, outcome.value
-                    )
-                    recorder.counts.add(outcome)
-                    result.outcome = outcome.value
-                    return
-            result.reason = reason or "unknown error"
-            history.record_outcome(
-                session,
-                recorder.run_id,
-                result.entity,
-                mapped.external_id,
-                "failed",
-                result.reason,
-                mapped.raw,
-            )
-            history.record_failure(
-                session,
-                recorder.shop_id,
-                recorder.run_id,
-                result.entity,
-                mapped.external_id,
-                result.reason,
-                mapped.raw,
-            )
-            recorder.counts.add(Outcome.FAILED)
+        """The record with all its rows, or its failure (queued again): a page of one."""
+        recorder.write_page(result.entity, [mapped], write)
+        if recorder.counts.failed:
+            result.reason = mapped.error or "unknown error"
+            return
+        # Landed, or already in the ledger as the channel has it: either way settled.
+        counts = recorder.counts.as_dict()
+        result.outcome = next(name for name, n in counts.items() if n and name != "failed")
 
     def _refail(self, recorder: RunRecorder, result: RetryResult, payload: Raw | None) -> None:
         with self.database.write() as session:
