@@ -139,16 +139,6 @@ def record_failure(
     )
 
 
-def resolve_error(session: Session, shop_id: int, entity: str, external_id: str) -> None:
-    """A record that imported cleanly leaves the error queue."""
-    session.execute(
-        delete(SyncError).where(
-            SyncError.shop_id == shop_id,
-            SyncError.entity == entity,
-            SyncError.external_id == external_id,
-        )
-    )
-
 
 def open_errors(session: Session, shop_id: int, entity: str) -> list[SyncError]:
     return list(
