@@ -9,46 +9,28 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
+from pg_databases import throwaway_database
 from sqlalchemy import text
 
 from shopbridge.store.db import Database
 from shopbridge.store.models import Base
 
-PG_ADMIN_URL = os.environ.get("SHOPBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SPEC_PATH = Path(__file__).resolve().parents[1].parent / "shared/reference/etsy-openapi-3.0.0.json"
-
-
-def _sqlalchemy_url(libpq_url: str, dbname: str) -> str:
-    base = libpq_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{dbname}"
 
 
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated to head, dropped at the end."""
-    name = f"shopbridge_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true but PostgreSQL is unreachable at {PG_ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} (set CI=true to make this fail)")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = _sqlalchemy_url(PG_ADMIN_URL, name)
-    database = Database(url)
-    database.upgrade()
-    database.dispose()
-    yield url
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("shopbridge_test") as url:
+        database = Database(url)
+        database.upgrade()
+        database.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

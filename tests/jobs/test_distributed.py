@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import random
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from jobs_helpers import connect_shops, job_env, new_secret, sandbox_config, settings_for, spawn
+from pg_databases import throwaway_database
 from sqlalchemy import func, select, text
 
 from shopbridge.jobs import worker
@@ -30,8 +28,6 @@ from shopbridge.store.db import Database
 from shopbridge.store.models import Lease, SalesOrder, SyncRun
 from shopbridge.store.runs import INTERRUPTED
 
-PG_ADMIN_URL = os.environ.get("SHOPBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SHOPS = 30
 ROUNDS = 20  # one simulated minute each; orders run every minute
 ROUND_SECONDS = 0.6  # real time per simulated minute: the queue coalesces what does not fit
@@ -40,19 +36,8 @@ ROUND_SECONDS = 0.6  # real time per simulated minute: the queue coalesces what 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A database of its own: procrastinate's tables must not meet the schema-diff tests."""
-    name = f"shopbridge_jobs_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true but PostgreSQL is unreachable at {PG_ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace(
-        "postgresql://", "postgresql+psycopg://", 1)
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("shopbridge_jobs") as url:
+        yield url
 
 
 def sync_jobs(database: Database, *statuses: str) -> int:

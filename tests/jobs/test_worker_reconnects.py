@@ -10,8 +10,9 @@ from pathlib import Path
 
 import psycopg
 from jobs_helpers import connect_shops, job_env, new_secret, sandbox_config, settings_for, spawn
+from pg_databases import PG_ADMIN_URL
 from sqlalchemy import func, select, text
-from test_distributed import PG_ADMIN_URL, pg_url, sync_jobs
+from test_distributed import pg_url, sync_jobs
 
 from shopbridge.jobs import worker
 from shopbridge.jobs.tasks import JobRuntime
