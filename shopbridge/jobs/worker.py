@@ -33,6 +33,8 @@ from shopbridge.jobs.tasks import JobRuntime
 from shopbridge.store.db import Database
 
 log = logging.getLogger("shopbridge.worker")
+RECONNECT_PAUSES = (1, 2, 5, 10, 30)  # seconds between attempts while the database is away
+RECONNECT_RESET_SECONDS = 60  # a worker that ran this long starts its pauses over
 
 SYNC_TASK = "shopbridge.sync"
 RETRY = procrastinate.RetryStrategy(max_attempts=4, exponential_wait=5)
@@ -159,16 +161,38 @@ def apply_schema(app: procrastinate.App, database: Database) -> bool:
 
 async def run_worker(settings: Settings, database: Database, concurrency: int,
                      dispatch: bool = True, **options: Any) -> None:
-    """Run a worker until SIGINT/SIGTERM (procrastinate finishes running jobs first)."""
+    """Run a worker until SIGINT/SIGTERM (procrastinate finishes running jobs first).
+
+    Losing the database (a restart, a dropped network) does not end the worker: it says so,
+    waits with a growing pause, and starts again; jobs that were running are recovered by the
+    stalled-job task once the database is back.
+    """
     runtime = JobRuntime.from_settings(settings, database)
     app = build_app(settings, database, runtime, dispatch)
     await asyncio.to_thread(apply_schema, app, database)
-    async with app.open_async():
-        await app.run_worker_async(
-            concurrency=concurrency,
-            update_heartbeat_interval=settings.worker_heartbeat_seconds,
-            stalled_worker_timeout=settings.worker_stalled_seconds,
-            fetch_job_polling_interval=options.pop("fetch_job_polling_interval",
-                                                   FETCH_POLL_SECONDS),
-            **options,
-        )
+    polling = options.pop("fetch_job_polling_interval", FETCH_POLL_SECONDS)
+    outages = 0
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            async with app.open_async():
+                await app.run_worker_async(
+                    concurrency=concurrency,
+                    update_heartbeat_interval=settings.worker_heartbeat_seconds,
+                    stalled_worker_timeout=settings.worker_stalled_seconds,
+                    fetch_job_polling_interval=polling,
+                    **options,
+                )
+            return
+        except pexc.ConnectorException as exc:
+            if asyncio.get_running_loop().time() - started > RECONNECT_RESET_SECONDS:
+                outages = 0
+            pause = RECONNECT_PAUSES[min(outages, len(RECONNECT_PAUSES) - 1)]
+            outages += 1
+            cause = str(exc.__cause__ or exc).strip().splitlines()
+            log.warning(
+                "lost the database (%s): reconnecting in %s s; jobs resume when it is back",
+                cause[0] if cause else type(exc).__name__,
+                pause,
+            )
+            await asyncio.sleep(pause)
