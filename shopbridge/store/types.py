@@ -14,21 +14,37 @@ from shopbridge.domain.timeutil import as_utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in, timezone-aware UTC out (SQLite keeps no zone, so we attach it)."""
+    """Timezone-aware UTC in, timezone-aware UTC out.
+
+    SQLite keeps no zone and no date type: there the value is fixed-width ISO text in UTC (the
+    format SQLAlchemy's own DATETIME writes, so it sorts and compares the same), formatted and
+    parsed here in C; the generic DATETIME processor was a fifth of a page write's time.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(26))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the ledger; use timezone-aware UTC")
         moment = as_utc(value)
-        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+        if dialect.name == "sqlite":
+            return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return moment
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else as_utc(value)
+    def process_result_value(
+        self, value: datetime | str | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
