@@ -149,21 +149,21 @@ def bind_many(session: Session, rows: list[dict[str, Any]]) -> None:
     update_by_id(session, Binding, rows)
 
 
-def flags_of(
+def bound_states(
     session: Session, shop_id: int, entity: str, external_ids: list[str]
-) -> dict[str, dict[str, Any]]:
-    """external id -> remote_state of the bound ids that have one."""
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """external id -> (local id, remote_state) for every bound id in `external_ids`."""
     if not external_ids:
         return {}
     rows = session.execute(
-        select(Binding.external_id, Binding.remote_state).where(
+        select(Binding.external_id, Binding.local_id, Binding.remote_state).where(
             Binding.shop_id == shop_id,
             Binding.entity == entity,
             Binding.external_id.in_(external_ids),
-            Binding.remote_state.is_not(None),
+            Binding.local_id.is_not(None),
         )
     )
-    return {external_id: state for external_id, state in rows if state}
+    return {ext: (local_id, state or {}) for ext, local_id, state in rows if local_id is not None}
 
 
 def upsert_many(session: Session, shop_id: int, entity: str, rows: list[dict[str, Any]]) -> None:

@@ -95,6 +95,7 @@ class _PlannedVariant:
     unmatched: str | None = None
     creates: bool = False
     same_as: _PlannedVariant | None = None  # a variant created earlier in this page
+    flags: dict[str, str | None] = field(default_factory=dict)  # unmatched flag per bound key
 
     def resolved_id(self) -> int:
         if self.same_as is not None:
@@ -182,11 +183,12 @@ def _plan_variants(
             ]
         )
     flat = [plan for listing_plans in plans for plan in listing_plans]
-    bound = bindings.local_ids(
+    bound = bindings.bound_states(
         session, target.shop_id, VARIANT, [key for plan in flat for key in plan.keys]
     )
     for plan in flat:
-        plan.variant_id = next((bound[key] for key in plan.keys if key in bound), None)
+        plan.variant_id = next((bound[key][0] for key in plan.keys if key in bound), None)
+        plan.flags = {key: bound[key][1].get("unmatched") for key in plan.keys if key in bound}
     unique_skus = {
         plan.record.sku for plan in flat if plan.variant_id is None and len(plan.keys) == 2
     }
@@ -446,8 +448,6 @@ def _bind_variants(
 ) -> None:
     """Bind every key of every variant; an unmatched flag stays until a person clears it."""
     flat = [plan for listing_plans in plans for plan in listing_plans]
-    keys = [key for plan in flat for key in plan.keys]
-    previous = bindings.flags_of(session, target.shop_id, VARIANT, keys)
     rows = {}
     for plan in flat:
         record = plan.record
@@ -458,7 +458,7 @@ def _bind_variants(
             "listing_id": plan.listing.external_id,
         }
         for key in plan.keys:
-            flag = plan.unmatched or previous.get(key, {}).get("unmatched")
+            flag = plan.unmatched or plan.flags.get(key)
             rows[key] = {
                 "external_id": key,
                 "local_id": plan.resolved_id(),
