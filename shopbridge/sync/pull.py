@@ -1,16 +1,20 @@
 """The pull engines: listings, orders (incremental and historic) and the reconcile sweep.
 
 Each engine reads batches from a ChannelAdapter, maps them (pure), and writes a page per
-transaction in a worker thread while the adapter already fetches the next pages.
+transaction in a thread of its own while the adapter already fetches the next pages. A run's store
+work always goes to that one thread: spread over a pool's threads, each with its own malloc arena,
+memory crept up as an import grew.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -67,11 +71,19 @@ class PullEngine:
         self.recorder = recorder
         self.clock = clock
         self.progress = progress
+        self._store: ThreadPoolExecutor | None = None
+
+    async def _in_store(self, work: Callable[..., R], *args: Any) -> R:
+        """Run blocking store work on this run's store thread (started on first use)."""
+        if self._store is None:
+            self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopbridge-store")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store, functools.partial(work, *args))
 
     # --- listings ----------------------------------------------------------------------------
 
     async def listings(self, states: tuple[str, ...]) -> RunSummary:
-        target = await asyncio.to_thread(catalog_target, self.database, self.shop.id)
+        target = await self._in_store(catalog_target, self.database, self.shop.id)
 
         def write(session: Session, listings: list[Listing]) -> list[Outcome]:
             return [result.outcome for result in store_listings(session, target, listings)]
@@ -98,7 +110,7 @@ class PullEngine:
     ) -> RunSummary:
         """Orders updated in [start, end); the cursor follows the data, page by page (unless
         `move_cursor` is off: a resync of an old window must not rewind or skip it)."""
-        target = await asyncio.to_thread(order_target, self.database, self.shop.id)
+        target = await self._in_store(order_target, self.database, self.shop.id)
 
         def write(session: Session, orders: list[Order]) -> list[Outcome]:
             return [result.outcome for result in store_orders(session, target, orders)]
@@ -114,7 +126,7 @@ class PullEngine:
 
     async def orders_historic(self, start: datetime, end: datetime) -> RunSummary:
         """Orders created in [start, end), any number of them; the cursor is not touched."""
-        target = await asyncio.to_thread(order_target, self.database, self.shop.id)
+        target = await self._in_store(order_target, self.database, self.shop.id)
 
         def write(session: Session, orders: list[Order]) -> list[Outcome]:
             return [result.outcome for result in store_orders(session, target, orders)]
@@ -128,7 +140,7 @@ class PullEngine:
 
     async def reconcile(self, start: datetime, end: datetime) -> RunSummary:
         """Re-read open orders: Etsy changes some without bumping their update time."""
-        target = await asyncio.to_thread(order_target, self.database, self.shop.id)
+        target = await self._in_store(order_target, self.database, self.shop.id)
 
         def write(session: Session, orders: list[Order]) -> list[Outcome]:
             return [result.outcome for result in store_orders(session, target, orders)]
@@ -145,16 +157,16 @@ class PullEngine:
 
     async def _retry_failed(self, write: Callable[[Session, list[Order]], list[Outcome]]) -> None:
         """Records that failed before are fetched again, until they succeed or are dismissed."""
-        due = await asyncio.to_thread(self._due_errors)
+        due = await self._in_store(self._due_errors)
         raws = []
         for external_id in due[:MAX_RETRIES_PER_RUN]:
             try:
                 raws.append(await self.adapter.order(external_id))
             except ShopbridgeError as exc:
-                await asyncio.to_thread(self._refail, external_id, str(exc))
+                await self._in_store(self._refail, external_id, str(exc))
         if raws:
             page = self._map_orders(Batch(raws))
-            await asyncio.to_thread(self.recorder.write_page, RECEIPT, page, write)
+            await self._in_store(self.recorder.write_page, RECEIPT, page, write)
 
     def _due_errors(self) -> list[str]:
         now = self.clock()
@@ -189,7 +201,7 @@ class PullEngine:
             after = None
             if cursor_end is not None:
                 after = self._cursor_saver(_latest(page), cursor_end)
-            await asyncio.to_thread(self.recorder.write_page, entity, page, write, after)
+            await self._in_store(self.recorder.write_page, entity, page, write, after)
             self.progress(self.recorder.counts.done, total)
 
     def _cursor_saver(
@@ -213,16 +225,21 @@ class PullEngine:
         calls_before = self.adapter.api_calls
         error = None
         try:
-            await work
-        except ShopbridgeError as exc:
-            error = str(exc)
-        return await asyncio.to_thread(
-            self.recorder.finish,
-            self.adapter.api_calls - calls_before,
-            error,
-            window_start,
-            window_end,
-        )
+            try:
+                await work
+            except ShopbridgeError as exc:
+                error = str(exc)
+            return await self._in_store(
+                self.recorder.finish,
+                self.adapter.api_calls - calls_before,
+                error,
+                window_start,
+                window_end,
+            )
+        finally:
+            store, self._store = self._store, None
+            if store is not None:  # joined off the loop: a write may still be finishing
+                await asyncio.to_thread(store.shutdown)
 
 
 def _latest(page: Iterable[Mapped[R]]) -> datetime | None:
