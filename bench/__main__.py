@@ -27,7 +27,7 @@ from bench import report
 from bench.common import machine
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("orders", "baseline", "quiet", "listings", "store", "budget")
+STEPS = ("orders", "orders_pg", "baseline", "quiet", "listings", "store", "budget")
 
 
 def measure(module: str, args: list[str], timeout: float = 3600) -> dict[str, Any]:
@@ -94,6 +94,9 @@ def budget(timeout: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="receipts per import")
+    parser.add_argument(
+        "--pg-sizes", default="10000", help="receipts per import into PostgreSQL (empty: none)"
+    )
     parser.add_argument("--baseline-size", type=int, default=1000, help="0 skips the baseline")
     parser.add_argument("--listings", type=int, default=10_000)
     parser.add_argument("--store-receipts", type=int, default=10_000)
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default=str(HERE), help="where RESULTS.md and charts go")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.sizes, args.baseline_size, args.listings = "120,250", 5, 60
+        args.sizes, args.pg_sizes, args.baseline_size, args.listings = "120,250", "120", 5, 60
         args.store_receipts, args.store_listings, args.quiet_receipts = 100, 30, 100
         args.qps, args.latency_ms, args.listings_latency_ms = 50, 5, 5
         args.no_budget, args.catalog_listings = True, 30
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"--only takes {', '.join(STEPS)}")
     previous = report.read(Path(args.out)) if args.only else {}
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    pg_sizes = [int(s) for s in args.pg_sizes.split(",") if s.strip()]
     rate = ["--qps", str(args.qps), "--latency-ms", str(args.latency_ms)]
     started = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -134,6 +138,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     steps: dict[str, Callable[[], Any]] = {
         "orders": lambda: [
             measure("bench_orders", ["--size", str(n), *rate, *catalog]) for n in sizes
+        ],
+        "orders_pg": lambda: [
+            measure("bench_orders", ["--size", str(n), "--ledger", "postgresql", *rate, *catalog])
+            for n in pg_sizes
         ],
         "baseline": lambda: (
             measure("baseline_erpnext", ["--size", str(args.baseline_size), *rate])

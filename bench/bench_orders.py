@@ -1,11 +1,14 @@
 """Order import benchmark: a historic import of N receipts; a cycle with nothing new.
 
     python -m bench.bench_orders --size 10000            # 10 QPS, 150 ms latency, SQLite
+    python -m bench.bench_orders --ledger postgresql     # the same into PostgreSQL
     python -m bench.bench_orders --quiet                 # the incremental cycle with nothing new
 
 Historic: the Etsy sandbox runs in its own process on a real socket at `--qps` with `--latency-ms`
 per request; the shop's catalog (`--listings`) is imported first (not timed), so order lines bind
 to variants as they would in real use; then `shopbridge sync orders --from 2000-01-01` is timed.
+The ledger is SQLite in a temporary directory, or (`--ledger postgresql`) a throwaway PostgreSQL
+database on 127.0.0.1:5432.
 Reported: API calls against the floor ceil(N/100); wall time against the floor set by rate and
 latency, (calls - 1) / qps + latency; seconds spent in the store (the page writer); peak RSS of
 this process (the engine alone: the sandbox's memory is its own process's).
@@ -19,6 +22,8 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ from bench.common import (
     emit,
     machine,
     peak_rss_mib,
+    postgres_ledger,
     ratio,
     rss_mib,
     sandbox_process,
@@ -38,15 +44,37 @@ from bench.common import (
     time_floor,
 )
 from shopbridge.sandbox.etsy import serve_in_thread
+from shopbridge.store.db import Database
 from shopbridge.sync.pull import BEGINNING
 
 STATES = ("active", "inactive", "sold_out", "draft", "expired")
+LEDGERS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
-def historic(size: int, qps: float = 10, latency_ms: float = 150, listings: int = 300) -> dict:
-    config = bench_config(receipts=size, listings=listings, qps_limit=qps, latency_ms=latency_ms)
-    with tempfile.TemporaryDirectory() as tmp, sandbox_process(config) as sandbox:
+@contextmanager
+def ledger(kind: str) -> Iterator[Database]:
+    """A new, migrated ledger of `kind`, gone afterwards."""
+    if kind == "postgresql":
+        with postgres_ledger() as database:
+            yield database
+        return
+    with tempfile.TemporaryDirectory() as tmp:
         database = sqlite_ledger(Path(tmp))
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+def historic(
+    size: int,
+    qps: float = 10,
+    latency_ms: float = 150,
+    listings: int = 300,
+    ledger_kind: str = "sqlite",
+) -> dict:
+    config = bench_config(receipts=size, listings=listings, qps_limit=qps, latency_ms=latency_ms)
+    with ledger(ledger_kind) as database, sandbox_process(config) as sandbox:
         service = connect(
             database, sandbox.base_url, sandbox.keystring, sandbox.shared_secret, qps=qps
         )
@@ -58,7 +86,6 @@ def historic(size: int, qps: float = 10, latency_ms: float = 150, listings: int 
             summary = asyncio.run(service.orders("bench", BEGINNING, end))
             wall = time.perf_counter() - started
         sandbox_rss = sandbox.rss_mib()
-        database.dispose()
     calls_floor = call_floor(size)
     wall_floor = time_floor(calls_floor, qps, latency_ms / 1000)
     return {
@@ -67,7 +94,7 @@ def historic(size: int, qps: float = 10, latency_ms: float = 150, listings: int 
             "receipts": size,
             "qps": qps,
             "latency_ms": latency_ms,
-            "ledger": "SQLite",
+            "ledger": LEDGERS[ledger_kind],
             "catalog_listings": listings,
             "sandbox_started_in_s": sandbox.started_in,
         },
@@ -139,13 +166,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--qps", type=float, default=10)
     parser.add_argument("--latency-ms", type=float, default=150)
     parser.add_argument("--listings", type=int, default=300)
+    parser.add_argument("--ledger", choices=sorted(LEDGERS), default="sqlite")
     parser.add_argument("--quiet", action="store_true", help="the nothing-new cycle instead")
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
     if args.quiet:
         result = quiet(receipts=args.size)
     else:
-        result = historic(args.size, args.qps, args.latency_ms, args.listings)
+        result = historic(args.size, args.qps, args.latency_ms, args.listings, args.ledger)
     emit(result, args.json)
     return result
 

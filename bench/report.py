@@ -20,6 +20,12 @@ def _ok(result: Any) -> bool:
     return isinstance(result, dict) and "error" not in result and "skipped" not in result
 
 
+def _runs(results: dict[str, Any], step: str) -> list[dict[str, Any]]:
+    """The measurements of a step that measures several sizes (none when it was skipped)."""
+    runs = results.get(step, [])
+    return runs if isinstance(runs, list) else []
+
+
 def _num(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return "n/a"
@@ -55,6 +61,7 @@ def _baseline_per_receipt(baseline: dict[str, Any]) -> tuple[float, float] | Non
 
 def _orders_section(results: dict[str, Any]) -> list[str]:
     orders = [r for r in results["orders"] if _ok(r)]
+    postgres = [r for r in _runs(results, "orders_pg") if _ok(r)]
     baseline = results["baseline"]
     per = _baseline_per_receipt(baseline)
     out = ["## Historic order import", ""]
@@ -63,8 +70,9 @@ def _orders_section(results: dict[str, Any]) -> list[str]:
         out += [
             f"**Workload.** `shopbridge sync orders --from 2000-01-01` against the Etsy sandbox "
             f"on a real socket (its own process) at {w['qps']:g} requests/s with "
-            f"{w['latency_ms']:g} ms latency per request; receipts of 1-5 lines; SQLite ledger "
-            f"in a temporary directory; "
+            f"{w['latency_ms']:g} ms latency per request; receipts of 1-5 lines; a SQLite ledger "
+            f"in a temporary directory (and a throwaway PostgreSQL database on the same machine "
+            f"for the PostgreSQL rows); "
             f"the shop's {w['catalog_listings']} listings imported first (not timed) so lines bind "
             f"to variants.",
             "",
@@ -74,19 +82,20 @@ def _orders_section(results: dict[str, Any]) -> list[str]:
             "several requests in flight; one at a time the floor would be calls x (1/QPS + latency)"
             "). Peak RSS is the importing process alone (the sandbox runs in another).",
             "",
-            "| receipts | API calls | floor | ratio | wall time | floor | ratio | store time | "
-            "store receipts/s | peak RSS |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| ledger | receipts | API calls | floor | ratio | wall time | floor | ratio | "
+            "store time | store receipts/s | peak RSS |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for r in orders:
+        for r in [*orders, *postgres]:
             out.append(
-                f"| {_num(r['workload']['receipts'])} | {_num(r['api_calls'])} | "
+                f"| {r['workload'].get('ledger', 'SQLite')} | "
+                f"{_num(r['workload']['receipts'])} | {_num(r['api_calls'])} | "
                 f"{_num(r['call_floor'])} | {r['call_ratio']:.2f} | {_num(r['wall_s'], 1)} s | "
                 f"{_num(r['wall_floor_s'], 1)} s | {r['wall_ratio']:.2f} | "
                 f"{_num(r['store_s'], 1)} s | {_num(r['store_receipts_per_s'])} | "
                 f"{_num(r['peak_rss_mib'])} MiB |"
             )
-    for r in results["orders"]:
+    for r in [*results["orders"], *_runs(results, "orders_pg")]:
         if not _ok(r):
             out.append(f"\nA size failed: `{_problem(r)}`")
     out += ["", "### Against ERPNext's Etsy integration (measured in the same run)", ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from bench import report
 from bench.__main__ import main as run_suite
-from bench.common import call_floor, machine, time_floor
+from bench.common import call_floor, machine, postgres_available, time_floor
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -50,6 +51,11 @@ def test_every_benchmark_produces_its_figures(suite: tuple[dict[str, Any], Path]
         assert run["call_floor"] == call_floor(size)
         assert run["call_ratio"] == pytest.approx(run["api_calls"] / run["call_floor"], abs=1e-3)
         assert run["wall_s"] > 0 and run["wall_ratio"] > 0 and run["peak_rss_mib"] > 0
+    (postgres,) = results["orders_pg"]
+    if postgres_available() or os.environ.get("CI", "").lower() == "true":
+        assert "error" not in postgres, postgres
+        assert postgres["workload"]["ledger"] == "PostgreSQL"
+        assert postgres["imported"] == 120 and postgres["api_calls"] == call_floor(120)
     baseline = results["baseline"]
     # ERPNext's algorithm: one call per page plus one transactions call per receipt.
     assert baseline["imported"] == 5 and baseline["api_calls"] == 1 + 5
@@ -76,6 +82,8 @@ def test_results_md_and_charts_are_written(suite: tuple[dict[str, Any], Path]) -
     assert f"{results['machine']['cores']} cores" in text and "Toy sizes" in text
     calls = results["orders"][1]["api_calls"]
     assert f"| 250 | {calls} | 3 | {calls / 3:.2f} |" in text  # receipts, calls, floor, ratio
+    if "error" not in results["orders_pg"][0]:
+        assert f"| PostgreSQL | 120 | {call_floor(120)} | 2 |" in text
     raw = text.split("```json\n", 1)[1].split("\n```", 1)[0]
     assert json.loads(raw)["quiet"]["api_calls"] == 1
     for chart in (report.ORDERS_CHART, report.MEMORY_CHART, report.STORE_CHART):
