@@ -16,7 +16,8 @@ from shopbridge.store import runs as history
 app = typer.Typer(help="Sync history: what ran, what it did, and replays.", no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Print JSON.")
 LIST_COLUMNS = ("id", "started_at", "shop", "stream", "trigger", "window_start", "window_end",
-                "created", "updated", "unchanged", "failed", "api_calls", "seconds", "status")
+                "created", "updated", "unchanged", "skipped", "failed", "api_calls", "seconds",
+                "status")
 
 
 @app.command("list")

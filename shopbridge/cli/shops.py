@@ -14,6 +14,7 @@ import typer
 
 from shopbridge.cli.context import app_context
 from shopbridge.cli.output import console, emit, emit_object
+from shopbridge.domain.records import OrderFilter
 from shopbridge.errors import AuthError
 from shopbridge.store.shops import ShopRecord
 from shopbridge.sync.connection import (
@@ -74,6 +75,42 @@ def list_shops(ctx: typer.Context, as_json: bool = JSON) -> None:
 def show(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
     """One shop: status and why, Etsy ids, API URL (never a secret)."""
     emit_object(_row(_service(ctx).shops.get(name)), f"Shop {name}", as_json)
+
+
+@app.command("settings")
+def settings(
+    ctx: typer.Context,
+    name: str,
+    import_orders: OrderFilter | None = typer.Option(
+        None,
+        "--import-orders",
+        help="Which new orders enter the ledger: all, paid only, or shipped only (like Zoho's "
+        "confirmed / fulfilled). An order left out is taken once it passes.",
+    ),
+    seed_stock: bool | None = typer.Option(
+        None,
+        "--seed-stock/--no-seed-stock",
+        help="A new variant's first stock comes from the channel's quantity.",
+    ),
+    match_by_name: bool | None = typer.Option(
+        None,
+        "--match-by-name-and-postcode/--no-match-by-name-and-postcode",
+        help="Match customers by name and postcode after buyer id and email.",
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Show a shop's import settings; options change them."""
+    shops = _service(ctx).shops
+    changes = {
+        "import_orders": import_orders,
+        "seed_stock_on_import": seed_stock,
+        "match_customers_by_name_and_postcode": match_by_name,
+    }
+    if any(value is not None for value in changes.values()):
+        current = shops.change_import_settings(name, **changes)
+    else:
+        current = shops.import_settings(name)
+    emit_object(current.as_dict(), f"Import settings of {name}", as_json)
 
 
 @app.command("disable")

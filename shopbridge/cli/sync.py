@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from shopbridge.cli.context import app_context
 from shopbridge.cli.output import console, emit_object
 from shopbridge.cli.schedule import trigger_now
+from shopbridge.domain.records import OrderFilter
 from shopbridge.errors import ShopbridgeError
 from shopbridge.sync.pull import Progress as ProgressCallback
 from shopbridge.sync.runs import RunSummary
@@ -98,6 +99,12 @@ def orders(
     name: str = typer.Argument(..., help="The shop's name."),
     start: str | None = typer.Option(None, "--from", help="Import history created from DATE."),
     end: str | None = typer.Option(None, "--to", help="... up to DATE (exclusive)."),
+    status: OrderFilter | None = typer.Option(
+        None,
+        "--status",
+        help="Take only paid or shipped orders this run (default: the shop's `shop settings "
+        "--import-orders`). Orders already in the ledger are always updated.",
+    ),
     now: bool = NOW,
     as_json: bool = JSON,
 ) -> None:
@@ -106,6 +113,11 @@ def orders(
     if now:
         if window_start is not None:
             raise typer.BadParameter("a historic import is not a scheduled job", param_hint="--now")
+        if status is not None:
+            raise typer.BadParameter(
+                "the scheduled job uses the shop's filter: see `shopbridge shop settings`",
+                param_hint="--status",
+            )
         trigger_now(ctx, name, "orders", as_json)
         return
     if window_end is not None and window_start is None:
@@ -116,7 +128,9 @@ def orders(
     summary = run_with_progress(
         f"orders of {name}",
         as_json,
-        lambda p: service.orders(name, window_start, window_end, progress=p),
+        lambda p: service.orders(
+            name, window_start, window_end, progress=p, import_filter=status
+        ),
     )
     report(summary, as_json)
 

@@ -227,3 +227,19 @@ class Order:
         for refund in self.refunds:
             total = total + refund.amount
         return total
+
+
+class OrderFilter(StrEnum):
+    """Which channel orders a shop takes into its ledger (like Zoho's "confirmed" and
+    "fulfilled" preferences): every order, paid ones only, or shipped ones only."""
+
+    ALL = "all"
+    PAID = "paid"
+    SHIPPED = "shipped"
+
+    def admits(self, order: Order) -> bool:
+        if self is OrderFilter.PAID:
+            return order.is_paid
+        if self is OrderFilter.SHIPPED:
+            return order.is_shipped
+        return True

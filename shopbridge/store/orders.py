@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from shopbridge.domain.records import Address as AddressRecord
 from shopbridge.domain.records import Customer as CustomerRecord
-from shopbridge.domain.records import Order, OrderLine
+from shopbridge.domain.records import Order, OrderFilter, OrderLine
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.store import bindings
 from shopbridge.store.bindings import BindingRow
@@ -53,6 +53,9 @@ class OrderTarget:
     shop_id: int
     shop_name: str
     match_by_name_and_postcode: bool = False
+    # Orders the filter refuses are left out until they pass it (a later update, or the
+    # reconcile sweep); an order already in the ledger is always kept up to date.
+    import_filter: OrderFilter = OrderFilter.ALL
 
 
 @dataclass(slots=True)
@@ -96,6 +99,8 @@ def write_orders(
         known = claims[order.external_id]
         if latest[order.external_id] != index or _already_stored(known, order, fingerprints[index]):
             results[index] = OrderResult(Outcome.UNCHANGED, known.local_id or 0)
+        elif known.local_id is None and not target.import_filter.admits(order):
+            results[index] = OrderResult(Outcome.SKIPPED, 0)
         else:
             changed.append(index)
     if changed:

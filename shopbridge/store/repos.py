@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+    SKIPPED = "skipped"  # left out by the shop's import filter: nothing written
     FAILED = "failed"
 
 

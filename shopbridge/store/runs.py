@@ -32,6 +32,7 @@ def _run_dict(run: SyncRun, shop: str) -> dict[str, Any]:
         "created": run.created,
         "updated": run.updated,
         "unchanged": run.unchanged,
+        "skipped": run.skipped,
         "failed": run.failed,
         "api_calls": run.api_calls,
         "seconds": seconds,
@@ -223,6 +224,7 @@ def run_totals(database: Database) -> dict[str, Any]:
                 func.coalesce(func.sum(SyncRun.created), 0),
                 func.coalesce(func.sum(SyncRun.updated), 0),
                 func.coalesce(func.sum(SyncRun.unchanged), 0),
+                func.coalesce(func.sum(SyncRun.skipped), 0),
                 func.coalesce(func.sum(SyncRun.failed), 0),
                 func.coalesce(func.sum(SyncRun.api_calls), 0),
             )
@@ -234,11 +236,11 @@ def run_totals(database: Database) -> dict[str, Any]:
         "runs": [(stream, status, int(count)) for stream, status, count in runs],
         "records": dict(
             zip(
-                ("created", "updated", "unchanged", "failed"),
-                (int(v) for v in records[:4]),
+                ("created", "updated", "unchanged", "skipped", "failed"),
+                (int(v) for v in records[:5]),
                 strict=True,
             )
         ),
-        "api_calls": int(records[4]),
+        "api_calls": int(records[5]),
         "errors": {status: int(count) for status, count in open_errors},
     }

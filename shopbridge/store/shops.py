@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shopbridge.domain.records import OrderFilter
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import ShopbridgeError
 from shopbridge.security import Vault
@@ -59,6 +60,29 @@ class ShopRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ImportSettings:
+    """How a shop's records enter the ledger (kept in the shop's settings)."""
+
+    seed_stock_on_import: bool = True  # a new variant's first stock comes from the channel
+    match_customers_by_name_and_postcode: bool = False  # after buyer id and email
+    import_orders: OrderFilter = OrderFilter.ALL
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any] | None) -> ImportSettings:
+        stored = settings or {}
+        return cls(
+            seed_stock_on_import=bool(stored.get("seed_stock_on_import", True)),
+            match_customers_by_name_and_postcode=bool(
+                stored.get("match_customers_by_name_and_postcode", False)
+            ),
+            import_orders=OrderFilter(stored.get("import_orders", OrderFilter.ALL)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 def api_key_id(keystring: str) -> str:
     """A stable, non-secret id of an API key: the limiter's and the budget's key."""
     return hashlib.sha256(keystring.encode()).hexdigest()[:16]
@@ -90,6 +114,10 @@ class ShopRepository:
         with self.database.read() as session:
             rows = session.scalars(select(Shop).where(Shop.status != REMOVED).order_by(Shop.name))
             return [self._record(session, row) for row in rows]
+
+    def import_settings(self, name: str) -> ImportSettings:
+        with self.database.read() as session:
+            return ImportSettings.from_settings(self._row(session, name).settings)
 
     def credentials(self, shop_id: int) -> Credentials:
         with self.database.read() as session:
@@ -136,6 +164,15 @@ class ShopRepository:
             row.status_reason = reason
             session.flush()
             return self._record(session, row)
+
+    def change_import_settings(self, name: str, **changes: Any) -> ImportSettings:
+        """Change some import settings (None leaves one as it is); the settings now."""
+        with self.database.write() as session:
+            row = self._row(session, name)
+            current = ImportSettings.from_settings(row.settings)
+            wanted = replace(current, **{k: v for k, v in changes.items() if v is not None})
+            row.settings = {**(row.settings or {}), **wanted.as_dict()}
+            return wanted
 
     def mark_reauth_required(self, shop_id: int, reason: str) -> None:
         with self.database.write() as session:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from shopbridge.domain.records import OrderFilter
 from shopbridge.store.catalog import CatalogTarget
 from shopbridge.store.db import Database
 from shopbridge.store.models import Shop
 from shopbridge.store.orders import OrderTarget
+from shopbridge.store.shops import ImportSettings
 
 
 def catalog_target(database: Database, shop_id: int) -> CatalogTarget:
     with database.read() as session:
         shop = session.get_one(Shop, shop_id)
-        seed = bool((shop.settings or {}).get("seed_stock_on_import", True))
-        return CatalogTarget(shop.id, shop.warehouse_id, seed_stock=seed)
+        settings = ImportSettings.from_settings(shop.settings)
+        return CatalogTarget(shop.id, shop.warehouse_id, seed_stock=settings.seed_stock_on_import)
 
 
-def order_target(database: Database, shop_id: int) -> OrderTarget:
+def order_target(
+    database: Database, shop_id: int, import_filter: OrderFilter | None = None
+) -> OrderTarget:
+    """The shop's order policy; `import_filter` overrides its stored filter for one run."""
     with database.read() as session:
         shop = session.get_one(Shop, shop_id)
-        by_name = bool((shop.settings or {}).get("match_customers_by_name_and_postcode", False))
-        return OrderTarget(shop.id, shop.name, match_by_name_and_postcode=by_name)
+        settings = ImportSettings.from_settings(shop.settings)
+        return OrderTarget(
+            shop.id,
+            shop.name,
+            match_by_name_and_postcode=settings.match_customers_by_name_and_postcode,
+            import_filter=import_filter or settings.import_orders,
+        )

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from shopbridge.channels.base import Batch, ChannelAdapter
-from shopbridge.domain.records import Listing, Order
+from shopbridge.domain.records import Listing, Order, OrderFilter
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import ShopbridgeError
 from shopbridge.store import cursors, history
@@ -64,13 +64,16 @@ class PullEngine:
         recorder: RunRecorder,
         clock: Clock = utcnow,
         progress: Progress = noop,
+        order_filter: OrderFilter | None = None,
     ) -> None:
+        """`order_filter` overrides the shop's own for this run's orders."""
         self.database = database
         self.adapter = adapter
         self.shop = shop
         self.recorder = recorder
         self.clock = clock
         self.progress = progress
+        self.order_filter = order_filter
         self._store: ThreadPoolExecutor | None = None
 
     async def _in_store(self, work: Callable[..., R], *args: Any) -> R:
@@ -110,7 +113,9 @@ class PullEngine:
     ) -> RunSummary:
         """Orders updated in [start, end); the cursor follows the data, page by page (unless
         `move_cursor` is off: a resync of an old window must not rewind or skip it)."""
-        target = await self._in_store(order_target, self.database, self.shop.id)
+        target = await self._in_store(
+            order_target, self.database, self.shop.id, self.order_filter
+        )
 
         def write(session: Session, orders: list[Order]) -> list[Outcome]:
             return [result.outcome for result in store_orders(session, target, orders)]
@@ -126,7 +131,9 @@ class PullEngine:
 
     async def orders_historic(self, start: datetime, end: datetime) -> RunSummary:
         """Orders created in [start, end), any number of them; the cursor is not touched."""
-        target = await self._in_store(order_target, self.database, self.shop.id)
+        target = await self._in_store(
+            order_target, self.database, self.shop.id, self.order_filter
+        )
 
         def write(session: Session, orders: list[Order]) -> list[Outcome]:
             return [result.outcome for result in store_orders(session, target, orders)]
@@ -140,7 +147,9 @@ class PullEngine:
 
     async def reconcile(self, start: datetime, end: datetime) -> RunSummary:
         """Re-read open orders: Etsy changes some without bumping their update time."""
-        target = await self._in_store(order_target, self.database, self.shop.id)
+        target = await self._in_store(
+            order_target, self.database, self.shop.id, self.order_filter
+        )
 
         def write(session: Session, orders: list[Order]) -> list[Outcome]:
             return [result.outcome for result in store_orders(session, target, orders)]

@@ -29,6 +29,7 @@ class RunCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0
     failed: int = 0
 
     def add(self, outcome: Outcome) -> None:
@@ -36,13 +37,14 @@ class RunCounts:
 
     @property
     def done(self) -> int:
-        return self.created + self.updated + self.unchanged + self.failed
+        return self.created + self.updated + self.unchanged + self.skipped + self.failed
 
     def as_dict(self) -> dict[str, int]:
         return {
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "skipped": self.skipped,
             "failed": self.failed,
         }
 
@@ -218,10 +220,11 @@ class RunRecorder:
             if isinstance(outcome, Outcome):
                 self.counts.add(outcome)
                 stored.append(item.external_id)
-                if outcome is not Outcome.UNCHANGED:
+                if outcome not in (Outcome.UNCHANGED, Outcome.SKIPPED):
                     written.append((item.external_id, outcome.value))
         history.record_outcomes(session, self.run_id, entity, written)
-        # An unchanged record is stored too: whatever failed before is settled.
+        # An unchanged or filtered-out record needs nothing more: whatever failed before is
+        # settled.
         history.resolve_errors(session, self.shop_id, entity, stored)
         for item in failures:
             self.counts.add(Outcome.FAILED)

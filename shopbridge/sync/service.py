@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from shopbridge.channels.etsy.client import EtsyClient
 from shopbridge.channels.registry import adapter_for
+from shopbridge.domain.records import OrderFilter
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import ShopbridgeError
 from shopbridge.store import cursors
@@ -49,23 +50,27 @@ class SyncService:
         end: datetime | None = None,
         trigger: str = "manual",
         progress: Progress = noop,
+        import_filter: OrderFilter | None = None,
     ) -> RunSummary:
-        """Incremental when no window is given; a historic import by creation time otherwise."""
+        """Incremental when no window is given; a historic import by creation time otherwise.
+        `import_filter` takes only paid or shipped orders in this run (else the shop's filter)."""
         shop = self._shop(name)
         recorder = self._recorder(shop, ORDERS)
+        chosen = {"import_orders": str(import_filter)} if import_filter else {}
         if start is None:
             with self.database.read() as session:
                 cursor = cursors.get_cursor(session, shop.id, ORDERS)
                 cursor_value = cursor.value if cursor else None
             window_start, window_end = PullEngine.window_for(self.clock, cursor_value)
-            recorder.start(trigger, window_start, window_end, {"mode": "incremental"})
+            params = {"mode": "incremental", **chosen}
+            recorder.start(trigger, window_start, window_end, params)
             async with await self._client(shop, recorder) as client:
-                engine = self._engine(shop, client, recorder, progress)
+                engine = self._engine(shop, client, recorder, progress, import_filter)
                 return await engine.orders_incremental(window_start, window_end)
         window_end = end or self.clock()
-        recorder.start(trigger, start, window_end, {"mode": "historic"})
+        recorder.start(trigger, start, window_end, {"mode": "historic", **chosen})
         async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress)
+            engine = self._engine(shop, client, recorder, progress, import_filter)
             return await engine.orders_historic(start, window_end)
 
     async def orders_updated_between(
@@ -122,9 +127,20 @@ class SyncService:
             raise
 
     def _engine(
-        self, shop: ShopRecord, client: object, recorder: RunRecorder, progress: Progress
+        self,
+        shop: ShopRecord,
+        client: object,
+        recorder: RunRecorder,
+        progress: Progress,
+        order_filter: OrderFilter | None = None,
     ) -> PullEngine:
         adapter = adapter_for(shop.channel, client, int(shop.external_shop_id or 0))
         return PullEngine(
-            self.database, adapter, ShopRef(shop.id, shop.name), recorder, self.clock, progress
+            self.database,
+            adapter,
+            ShopRef(shop.id, shop.name),
+            recorder,
+            self.clock,
+            progress,
+            order_filter,
         )
