@@ -82,9 +82,10 @@ def local_ids(
             Binding.shop_id == shop_id,
             Binding.entity == entity,
             Binding.external_id.in_(external_ids),
-            Binding.local_id.is_not(None),
         )
     )
+    # Unbound rows are dropped here, not in SQL: `local_id IS NOT NULL` made SQLite walk
+    # ix_binding_local over every binding of the entity, a page slower as the shop grew.
     return {external_id: local_id for external_id, local_id in rows if local_id is not None}
 
 
@@ -160,9 +161,9 @@ def bound_states(
             Binding.shop_id == shop_id,
             Binding.entity == entity,
             Binding.external_id.in_(external_ids),
-            Binding.local_id.is_not(None),
         )
     )
+    # Filtered here for the same reason as in local_ids.
     return {ext: (local_id, state or {}) for ext, local_id, state in rows if local_id is not None}
 
 
