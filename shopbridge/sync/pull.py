@@ -113,12 +113,7 @@ class PullEngine:
     ) -> RunSummary:
         """Orders updated in [start, end); the cursor follows the data, page by page (unless
         `move_cursor` is off: a resync of an old window must not rewind or skip it)."""
-        target = await self._in_store(
-            order_target, self.database, self.shop.id, self.order_filter
-        )
-
-        def write(session: Session, orders: list[Order]) -> list[Outcome]:
-            return [result.outcome for result in store_orders(session, target, orders)]
+        write = await self._order_writer()
 
         async def run() -> None:
             if move_cursor:
@@ -131,12 +126,7 @@ class PullEngine:
 
     async def orders_historic(self, start: datetime, end: datetime) -> RunSummary:
         """Orders created in [start, end), any number of them; the cursor is not touched."""
-        target = await self._in_store(
-            order_target, self.database, self.shop.id, self.order_filter
-        )
-
-        def write(session: Session, orders: list[Order]) -> list[Outcome]:
-            return [result.outcome for result in store_orders(session, target, orders)]
+        write = await self._order_writer()
 
         async def run() -> None:
             await self._pages(
@@ -147,12 +137,7 @@ class PullEngine:
 
     async def reconcile(self, start: datetime, end: datetime) -> RunSummary:
         """Re-read open orders: Etsy changes some without bumping their update time."""
-        target = await self._in_store(
-            order_target, self.database, self.shop.id, self.order_filter
-        )
-
-        def write(session: Session, orders: list[Order]) -> list[Outcome]:
-            return [result.outcome for result in store_orders(session, target, orders)]
+        write = await self._order_writer()
 
         async def run() -> None:
             await self._pages(
@@ -160,6 +145,17 @@ class PullEngine:
             )
 
         return await self._finish_after(run(), start, end)
+
+    async def _order_writer(self) -> Callable[[Session, list[Order]], list[Outcome]]:
+        """The page writer for this shop's orders, under its policy (and this run's filter)."""
+        target = await self._in_store(
+            order_target, self.database, self.shop.id, self.order_filter
+        )
+
+        def write(session: Session, orders: list[Order]) -> list[Outcome]:
+            return [result.outcome for result in store_orders(session, target, orders)]
+
+        return write
 
     def _map_orders(self, batch: Batch) -> list[Mapped[Order]]:
         return map_records(batch.records, self.adapter.order_id, self.adapter.map_order)
