@@ -59,6 +59,26 @@ def test_money_and_time_round_trip_exactly(database: Database) -> None:
     assert order.ordered_at.utcoffset() == timedelta(0)
 
 
+def test_times_in_one_batch_keep_their_own_values(database: Database) -> None:
+    """A batch repeats one moment in most rows and mixes in others (the SQLite writer formats a
+    repeated moment once): every row reads back as the moment it was given."""
+    base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    shared = base + timedelta(seconds=1)
+    moments = [shared, shared, base, shared, base.astimezone(timezone(timedelta(hours=9)))]
+    moments += [shared + timedelta(microseconds=n) for n in range(3)] + [shared]
+    with database.write() as session:
+        shop = Shop(channel="etsy", name="s", api_url="x")
+        session.add(shop)
+        session.flush()
+        session.add_all(_order(shop.id, Decimal(n), m) for n, m in enumerate(moments))
+    with database.read() as session:
+        stored = session.execute(
+            select(SalesOrder.grand_total, SalesOrder.ordered_at).order_by(SalesOrder.id)
+        ).all()
+    assert [at for _, at in stored] == moments
+    assert [int(total) for total, _ in stored] == list(range(len(moments)))
+
+
 def test_naive_datetimes_are_refused(database: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"), database.write() as session:
         shop = Shop(channel="etsy", name="s", api_url="x")
