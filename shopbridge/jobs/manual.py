@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from shopbridge.domain.records import OrderFilter
 from shopbridge.errors import ShopbridgeError
 from shopbridge.jobs import tasks, worker
 from shopbridge.jobs.schedule import rule_for
@@ -57,8 +58,8 @@ async def resync(runtime: JobRuntime, run_id: int) -> RunSummary:
     """Re-fetch what run `run_id` covered, through the sync service (trigger "resync").
 
     Orders runs are re-read over the run's window the way they read it (by update time for an
-    incremental run, by creation time for a historic import); listings with the run's states;
-    reconcile over the same number of days.
+    incremental run, by creation time for a historic import) and with the order filter the
+    run was given; listings with the run's states; reconcile over the same number of days.
     """
     run = await asyncio.to_thread(history.get_run, runtime.database, run_id)
     if run is None:
@@ -69,9 +70,15 @@ async def resync(runtime: JobRuntime, run_id: int) -> RunSummary:
             raise ShopbridgeError(f"run {run_id} has no window to re-fetch")
         start = datetime.fromisoformat(run["window_start"])
         end = datetime.fromisoformat(run["window_end"])
+        chosen = params.get("import_orders")
+        import_filter = OrderFilter(chosen) if chosen else None
         if params.get("mode") == "incremental":
-            return await service.orders_updated_between(shop, start, end, trigger="resync")
-        return await service.orders(shop, start, end, trigger="resync")
+            return await service.orders_updated_between(
+                shop, start, end, trigger="resync", import_filter=import_filter
+            )
+        return await service.orders(
+            shop, start, end, trigger="resync", import_filter=import_filter
+        )
     if run["stream"] == "listings":
         states = tuple(params.get("states") or tasks.LISTING_STATES)
         return await service.listings(shop, states, trigger="resync")

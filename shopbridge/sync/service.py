@@ -56,7 +56,7 @@ class SyncService:
         `import_filter` takes only paid or shipped orders in this run (else the shop's filter)."""
         shop = self._shop(name)
         recorder = self._recorder(shop, ORDERS)
-        chosen = {"import_orders": str(import_filter)} if import_filter else {}
+        chosen = _filter_param(import_filter)
         if start is None:
             with self.database.read() as session:
                 cursor = cursors.get_cursor(session, shop.id, ORDERS)
@@ -80,14 +80,16 @@ class SyncService:
         end: datetime,
         trigger: str = "resync",
         progress: Progress = noop,
+        import_filter: OrderFilter | None = None,
     ) -> RunSummary:
         """Re-read the orders updated in [start, end) exactly as an incremental run did, without
         touching the cursor (a resync of that run)."""
         shop = self._shop(name)
         recorder = self._recorder(shop, ORDERS)
-        recorder.start(trigger, start, end, {"mode": "incremental", "resync": True})
+        params = {"mode": "incremental", "resync": True, **_filter_param(import_filter)}
+        recorder.start(trigger, start, end, params)
         async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress)
+            engine = self._engine(shop, client, recorder, progress, import_filter)
             return await engine.orders_incremental(start, end, move_cursor=False)
 
     async def reconcile(
@@ -144,3 +146,8 @@ class SyncService:
             progress,
             order_filter,
         )
+
+
+def _filter_param(import_filter: OrderFilter | None) -> dict[str, str]:
+    """A run's params name the order filter it was given, so a resync can give it again."""
+    return {"import_orders": str(import_filter)} if import_filter else {}

@@ -85,3 +85,25 @@ async def test_the_filter_is_a_shop_setting_and_runs_record_what_it_left_out(har
     (run,) = history.list_runs(harness.database, SHOP)
     assert run["skipped"] == summary.counts.skipped
     assert run["created"] == len(receipts_where(harness, lambda r: r.is_paid))
+
+
+async def test_a_resync_gives_a_run_the_filter_it_was_given(harness) -> None:
+    from types import SimpleNamespace
+
+    from shopbridge.jobs import manual
+
+    world, shop_id = harness.world, harness.etsy_shop_id
+    world.create_receipts(shop_id, 4, paid=False)
+    world.advance(60)
+    shipped = receipts_where(harness, lambda r: r.is_shipped)
+    historic = await harness.service.orders(
+        SHOP, BEGINNING, harness.service.clock(), import_filter=OrderFilter.SHIPPED
+    )
+    assert historic.counts.created == len(shipped)
+
+    runtime = SimpleNamespace(database=harness.database, service=harness.service)
+    again = await manual.resync(runtime, historic.run_id)
+    assert again.status == "succeeded", again.error
+    assert again.counts.created == 0 and again.counts.unchanged == len(shipped)
+    assert again.counts.skipped == historic.counts.skipped
+    assert set(ledger_facts(harness.database)) == shipped
