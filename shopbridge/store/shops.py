@@ -70,14 +70,10 @@ class ImportSettings:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any] | None) -> ImportSettings:
-        stored = settings or {}
-        return cls(
-            seed_stock_on_import=bool(stored.get("seed_stock_on_import", True)),
-            match_customers_by_name_and_postcode=bool(
-                stored.get("match_customers_by_name_and_postcode", False)
-            ),
-            import_orders=OrderFilter(stored.get("import_orders", OrderFilter.ALL)),
-        )
+        """The stored values over the defaults above (other settings keys are not these)."""
+        names = {f.name for f in fields(cls)}
+        stored = cls(**{k: v for k, v in (settings or {}).items() if k in names})
+        return replace(stored, import_orders=OrderFilter(stored.import_orders))
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
