@@ -244,6 +244,7 @@ class SalesOrder(Base):
     is_shipped: Mapped[bool] = mapped_column(Boolean, default=False)
     is_canceled: Mapped[bool] = mapped_column(Boolean, default=False)
     reconciles: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Unused until ledger edits arrive (WooCommerce): kept to spare a migration.
     edited_locally: Mapped[bool] = mapped_column(Boolean, default=False)
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     buyer_note: Mapped[str | None] = mapped_column(Text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_
@@ -45,7 +45,6 @@ from shopbridge.store.repos import Outcome
 
 RECEIPT = "receipt"
 BUYER = "buyer"
-LOCAL_EDIT_CONFLICT = "changed on the channel after a local edit: lines and totals kept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,6 @@ class OrderResult:
     outcome: Outcome
     order_id: int
     items_created: int = 0
-    conflicts: list[str] = field(default_factory=list)
 
 
 def order_fingerprint(order: Order) -> str:
@@ -287,7 +285,7 @@ def _address_ids(
 
 
 def _content(order: Order, address_id: int | None) -> dict[str, Any]:
-    """What a local edit protects: money, currency, address."""
+    """What the order says: money, currency, address."""
     totals = order.totals
     return {
         "currency": order.currency,
@@ -306,11 +304,9 @@ def _content(order: Order, address_id: int | None) -> dict[str, Any]:
     }
 
 
-def _lifecycle(order: Order, conflict: str | None) -> dict[str, Any]:
-    """What the channel always owns: status, flags, refunds."""
+def _lifecycle(order: Order) -> dict[str, Any]:
+    """Where the order stands: status, flags, refunds."""
     flags: dict[str, Any] = {}
-    if conflict:
-        flags["conflict"] = conflict
     if order.warnings:
         flags["warnings"] = list(order.warnings)
     return {
@@ -332,21 +328,7 @@ def _write_order_rows(
     customers: list[int | None],
     addresses: list[int | None],
 ) -> list[OrderResult]:
-    existing_ids = [
-        claims[o.external_id].local_id for o in page if claims[o.external_id].local_id is not None
-    ]
-    edited = (
-        dict(
-            session.execute(
-                select(SalesOrder.id, SalesOrder.edited_locally).where(
-                    SalesOrder.id.in_(existing_ids)
-                )
-            ).all()
-        )
-        if existing_ids
-        else {}
-    )
-    new_rows, full_updates, lifecycle_updates = [], [], []
+    new_rows, updates = [], []
     results: list[OrderResult] = []
     for order, customer_id, address_id in zip(page, customers, addresses, strict=True):
         local_id = claims[order.external_id].local_id
@@ -357,17 +339,12 @@ def _write_order_rows(
                     "number": order.external_id,
                     "customer_id": customer_id,
                     **_content(order, address_id),
-                    **_lifecycle(order, None),
+                    **_lifecycle(order),
                 }
             )
             results.append(OrderResult(Outcome.CREATED, 0))
-        elif edited.get(local_id):
-            lifecycle_updates.append({"id": local_id, **_lifecycle(order, LOCAL_EDIT_CONFLICT)})
-            results.append(OrderResult(Outcome.UPDATED, local_id, conflicts=[LOCAL_EDIT_CONFLICT]))
         else:
-            full_updates.append(
-                {"id": local_id, **_content(order, address_id), **_lifecycle(order, None)}
-            )
+            updates.append({"id": local_id, **_content(order, address_id), **_lifecycle(order)})
             results.append(OrderResult(Outcome.UPDATED, local_id))
     now = utcnow()
     table = table_of(SalesOrder)
@@ -381,8 +358,7 @@ def _write_order_rows(
         for result in results:
             if result.outcome is Outcome.CREATED:
                 result.order_id = next(ids)
-    for rows in (full_updates, lifecycle_updates):
-        update_by_id(session, SalesOrder, rows)
+    update_by_id(session, SalesOrder, updates)
     return results
 
 
@@ -401,10 +377,8 @@ def _line_keys(line: OrderLine) -> list[str]:
 def _write_lines(
     session: Session, target: OrderTarget, page: list[Order], written: list[OrderResult]
 ) -> None:
-    """Lines of new orders and of orders not edited locally, upserted by (order, line id)."""
-    todo = [
-        (order, result) for order, result in zip(page, written, strict=True) if not result.conflicts
-    ]
+    """The lines of every written order, upserted by (order, line id)."""
+    todo = list(zip(page, written, strict=True))
     keys = [key for order, _ in todo for line in order.lines for key in _line_keys(line)]
     bound = bindings.local_ids(session, target.shop_id, VARIANT, keys)
     rows = []

@@ -203,7 +203,11 @@ def test_a_cancellation_without_a_newer_update_time_is_applied(database, target)
     assert count(database, RefundRow) == 1
 
 
-def test_local_edits_are_kept_and_the_conflict_recorded(database, target) -> None:
+def test_the_channel_owns_order_content_even_on_a_row_marked_edited_locally(
+    database, target
+) -> None:
+    """No code sets `edited_locally` (ledger edits arrive with WooCommerce): the protection it
+    stood for is gone, so a later channel version always wins, lines and totals included."""
     write(database, target, order(1))
     with database.write() as session:
         row = session.execute(select(SalesOrder)).scalar_one()
@@ -212,11 +216,11 @@ def test_local_edits_are_kept_and_the_conflict_recorded(database, target) -> Non
     result = write(
         database, target, order(1, updated=T0 + timedelta(hours=1), status=OrderStatus.SHIPPED)
     )
-    assert result.conflicts
+    assert result.outcome is Outcome.UPDATED
     with database.read() as session:
         row = session.execute(select(SalesOrder)).scalar_one()
-    assert (row.grand_total, row.status) == (usd("28").amount, "shipped")
-    assert "conflict" in row.flags
+    assert (row.grand_total, row.status) == (order(1).totals.grand_total.amount, "shipped")
+    assert "conflict" not in row.flags
 
 
 def test_lines_find_their_variant_through_the_catalog(database: Database, target) -> None:
