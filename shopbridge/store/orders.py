@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.records import Address as AddressRecord
@@ -474,10 +474,26 @@ def _upsert_children(session: Session, model: Any, rows: list[dict[str, Any]]) -
     )
 
 
+def _drop_children_not_in(
+    session: Session, model: Any, order_ids: list[int], rows: list[dict[str, Any]]
+) -> None:
+    """Delete the documents of these orders that the channel no longer lists."""
+    table = table_of(model)  # the Core path: no ORM session bookkeeping for a bulk delete
+    keep = [(row["order_id"], row["reference"]) for row in rows]
+    stmt = delete(table).where(table.c.order_id.in_(order_ids))
+    if keep:
+        stmt = stmt.where(tuple_(table.c.order_id, table.c.reference).not_in(keep))
+    session.execute(stmt)
+
+
 def _write_documents(
     session: Session, target: OrderTarget, page: list[Order], written: list[OrderResult]
 ) -> None:
+    """The documents of each order, made to agree with it on every write: an invoice and a
+    payment for what was paid, the shipments and refunds the channel lists now, and nothing
+    it no longer lists."""
     invoices, payments, shipments, refunds = [], [], [], []
+    order_ids = [result.order_id for result in written]
     for order, result in zip(page, written, strict=True):
         order_id = result.order_id
         if order.payment is not None:
@@ -522,8 +538,25 @@ def _write_documents(
                     "refunded_at": refund.created_at,
                 }
             )
+    invoiced = [row["order_id"] for row in invoices]
+    invoice_table = table_of(Invoice)
+    session.execute(
+        delete(invoice_table).where(
+            invoice_table.c.order_id.in_(order_ids), invoice_table.c.order_id.not_in(invoiced)
+        )
+    )
     if invoices:
-        session.execute(insert_for(session, Invoice).on_conflict_do_nothing(), invoices)
-    _upsert_children(session, Payment, payments)
-    _upsert_children(session, Shipment, shipments)
-    _upsert_children(session, Refund, refunds)
+        stmt = insert_for(session, Invoice)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["order_id"],
+                set_={
+                    name: getattr(stmt.excluded, name)
+                    for name in ("number", "amount", "currency", "issued_at")
+                },
+            ),
+            invoices,
+        )
+    for model, rows in ((Payment, payments), (Shipment, shipments), (Refund, refunds)):
+        _drop_children_not_in(session, model, order_ids, rows)
+        _upsert_children(session, model, rows)

@@ -283,3 +283,60 @@ def test_an_order_that_does_not_reconcile_is_stored_and_flagged(database, target
     assert row.reconciles is False
     assert row.grand_total == usd("31").amount
     assert row.flags["warnings"] == ["does not reconcile"]
+
+
+def _documents(database: Database) -> dict[str, list[tuple]]:
+    with database.read() as session:
+        return {
+            "invoice": [(i.amount, i.currency) for i in session.execute(select(Invoice)).scalars()],
+            "payment": [
+                (p.reference, p.amount) for p in session.execute(select(PaymentRow)).scalars()
+            ],
+            "shipment": sorted(
+                (s.reference, s.tracking_code)
+                for s in session.execute(select(ShipmentRow)).scalars()
+            ),
+            "refund": sorted(
+                (r.reference, r.amount) for r in session.execute(select(RefundRow)).scalars()
+            ),
+        }
+
+
+def test_documents_follow_every_later_version_of_the_order(database, target) -> None:
+    """An invoice once said 30.00 for ever, while the order and its payment said 25.00."""
+    first = order(
+        1,
+        shipments=(Shipment("s1", "USPS", "9400", T0),),
+        refunds=(Refund(usd("2.00"), T0, "damaged", "1:a:200"),),
+    )
+    write(database, target, first)
+    cheaper = replace(
+        first.totals, items=usd("20.00"), subtotal=usd("20.00"), grand_total=usd("25.00")
+    )
+    line = replace(first.lines[0], unit_price=usd("10.00"))
+    later = replace(
+        first,
+        updated_at=T0 + timedelta(hours=1),
+        totals=cheaper,
+        lines=(line,),
+        payment=Payment(usd("25.00"), T0 - timedelta(days=1)),
+        shipments=(Shipment("s2", "UPS", "1Z", T0),),
+        refunds=(Refund(usd("3.00"), T0, "damaged", "1:b:300"),),
+    )
+    assert write(database, target, later).outcome is Outcome.UPDATED
+    docs = _documents(database)
+    assert docs["invoice"] == [(usd("25").amount, "USD")]
+    assert docs["payment"] == [("receipt:1", usd("25").amount)]
+    assert docs["shipment"] == [("s2", "1Z")]
+    assert docs["refund"] == [("1:b:300", usd("3").amount)]
+    with database.read() as session:
+        row = session.execute(select(SalesOrder)).scalar_one()
+    assert row.grand_total == usd("25").amount
+
+    unpaid = replace(
+        later, updated_at=T0 + timedelta(hours=2), payment=None, is_paid=False, refunds=()
+    )
+    write(database, target, unpaid)
+    docs = _documents(database)
+    assert (docs["invoice"], docs["payment"], docs["refund"]) == ([], [], [])
+    assert docs["shipment"] == [("s2", "1Z")]
