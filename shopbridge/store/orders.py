@@ -6,8 +6,9 @@ savepoint, so a page lands whole or not at all; when a page fails, the caller re
 one by one so that a bad order fails alone.
 
 Customers are matched by the channel's buyer id, then by email, then (when a shop asks for it) by
-name and postcode; once linked, a customer's stored data is never overwritten and new addresses
-are added beside the old ones.
+name and postcode, the last two only to a customer no other buyer of the channel is bound to;
+once linked, a customer's stored data is never overwritten and new addresses are added beside the
+old ones.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from shopbridge.store.catalog import LISTING, VARIANT, signature_key, sku_key
 from shopbridge.store.dialect import insert_for, table_of, update_by_id
 from shopbridge.store.models import (
     Address,
+    Binding,
     Contact,
     Customer,
     Invoice,
@@ -38,6 +40,7 @@ from shopbridge.store.models import (
     Refund,
     SalesOrder,
     Shipment,
+    Shop,
     Variant,
 )
 from shopbridge.store.models import OrderLine as OrderLineRow
@@ -103,7 +106,8 @@ def write_orders(
             changed.append(index)
     if changed:
         page = [orders[i] for i in changed]
-        customers = _customer_ids(session, target, page)
+        known_ids = [claims[order.external_id].local_id for order in page]
+        customers = _customer_ids(session, target, page, known_ids)
         addresses = _address_ids(session, page, customers)
         written = _write_order_rows(session, target, page, claims, customers, addresses)
         _write_lines(session, target, page, written)
@@ -144,9 +148,19 @@ def _buyer_key(order: Order, index: int) -> tuple[str, str]:
     return ("anonymous", str(index))
 
 
-def _customer_ids(session: Session, target: OrderTarget, page: list[Order]) -> list[int | None]:
-    """The ledger customer of each order: by buyer id, then email, then (opt-in) name+postcode,
-    else a new customer; a buyer with no id, email or name gets none."""
+def _customer_ids(
+    session: Session,
+    target: OrderTarget,
+    page: list[Order],
+    known_orders: list[int | None],
+) -> list[int | None]:
+    """The ledger customer of each order.
+
+    A bound buyer id is the identity. An unbound buyer is linked by email, then (opt-in) by name
+    and postcode, but only to a customer no other buyer of this channel is bound to: two buyers
+    who share an address are two customers. An order with neither buyer id nor email keeps the
+    customer it already has; a new one gets a customer of its own when it names a buyer.
+    """
     keys = [_buyer_key(order, index) for index, order in enumerate(page)]
     claims = bindings.claim_many(
         session, target.shop_id, BUYER, [value for kind, value in keys if kind == "id"]
@@ -156,18 +170,32 @@ def _customer_ids(session: Session, target: OrderTarget, page: list[Order]) -> l
         for external_id, row in claims.items()
         if row.local_id is not None
     }
+    current = _current_customers(session, [i for i in known_orders if i is not None])
     emails = sorted({o.customer.email.lower() for o in page if o.customer.email})
     by_email = _customers_by_email(session, emails)
+    owners = _buyers_of(session, target.shop_id, {c for ids in by_email.values() for c in ids})
+    for (_kind, value), customer_id in resolved.items():
+        owners.setdefault(customer_id, set()).add(value)
     to_create: dict[tuple[str, str], CustomerRecord] = {}
-    for key, order in zip(keys, page, strict=True):
+    for key, order, known in zip(keys, page, known_orders, strict=True):
         if key in resolved:
             continue
         buyer = order.customer
-        found = by_email.get(buyer.email.lower()) if buyer.email else None
+        kept = current.get(known) if known is not None else None
+        if key[0] == "anonymous" and kept is not None:
+            resolved[key] = kept
+            continue
+        buyer_id = buyer.external_id
+        candidates = by_email.get(buyer.email.lower(), []) if buyer.email else []
+        found = next((c for c in candidates if _free(owners, c, buyer_id)), None)
         if found is None and target.match_by_name_and_postcode:
-            found = _customer_by_name_and_postcode(session, buyer, order.shipping_address)
+            named = _customers_by_name_and_postcode(session, buyer, order.shipping_address)
+            owners.update(_buyers_of(session, target.shop_id, set(named) - owners.keys()))
+            found = next((c for c in named if _free(owners, c, buyer_id)), None)
         if found is not None:
             resolved[key] = found
+            if buyer_id is not None:
+                owners.setdefault(found, set()).add(buyer_id)
         elif buyer.external_id or buyer.email or buyer.name:
             to_create.setdefault(key, buyer)
     if to_create:
@@ -193,28 +221,70 @@ def _customer_ids(session: Session, target: OrderTarget, page: list[Order]) -> l
     return [resolved.get(key) for key in keys]
 
 
-def _customers_by_email(session: Session, emails: list[str]) -> dict[str, int]:
+def _current_customers(session: Session, order_ids: list[int]) -> dict[int, int | None]:
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(SalesOrder.id, SalesOrder.customer_id).where(SalesOrder.id.in_(order_ids))
+    )
+    return {order_id: customer_id for order_id, customer_id in rows}
+
+
+def _customers_by_email(session: Session, emails: list[str]) -> dict[str, list[int]]:
+    """Every customer with each email, oldest first."""
     if not emails:
         return {}
     rows = session.execute(
-        select(Contact.value, Contact.customer_id).where(
-            Contact.kind == "email", Contact.value.in_(emails)
+        select(Contact.value, Contact.customer_id)
+        .where(Contact.kind == "email", Contact.value.in_(emails))
+        .order_by(Contact.customer_id)
+    )
+    found: dict[str, list[int]] = {}
+    for value, customer_id in rows:
+        found.setdefault(value, []).append(customer_id)
+    return found
+
+
+def _buyers_of(session: Session, shop_id: int, customer_ids: set[int]) -> dict[int, set[str]]:
+    """The buyer ids bound to these customers in any shop of this shop's channel."""
+    if not customer_ids:
+        return {}
+    channel = select(Shop.channel).where(Shop.id == shop_id).scalar_subquery()
+    rows = session.execute(
+        select(Binding.local_id, Binding.external_id)
+        .join(Shop, Shop.id == Binding.shop_id)
+        .where(
+            Binding.entity == BUYER,
+            Binding.local_id.in_(sorted(customer_ids)),
+            Shop.channel == channel,
         )
     )
-    return {value: customer_id for value, customer_id in rows}
+    owners: dict[int, set[str]] = {}
+    for customer_id, external_id in rows:
+        if customer_id is not None:
+            owners.setdefault(customer_id, set()).add(external_id)
+    return owners
 
 
-def _customer_by_name_and_postcode(
+def _free(owners: dict[int, set[str]], customer_id: int, buyer_id: str | None) -> bool:
+    """May this buyer be linked to this customer? Not when another buyer is bound to it."""
+    return buyer_id is None or not (owners.get(customer_id, set()) - {buyer_id})
+
+
+def _customers_by_name_and_postcode(
     session: Session, buyer: CustomerRecord, address: AddressRecord | None
-) -> int | None:
+) -> list[int]:
     if not (buyer.name and address and address.postcode):
-        return None
-    return session.execute(
-        select(Customer.id)
-        .join(Address, Address.customer_id == Customer.id)
-        .where(Customer.name == buyer.name, Address.postcode == address.postcode)
-        .limit(1)
-    ).scalar_one_or_none()
+        return []
+    return list(
+        session.execute(
+            select(Customer.id)
+            .join(Address, Address.customer_id == Customer.id)
+            .where(Customer.name == buyer.name, Address.postcode == address.postcode)
+            .distinct()
+            .order_by(Customer.id)
+        ).scalars()
+    )
 
 
 def _add_emails(

@@ -34,6 +34,7 @@ from shopbridge.store.models import (
     SalesOrder,
     Shop,
 )
+from shopbridge.store.models import Contact as ContactRow
 from shopbridge.store.models import Customer as CustomerRow
 from shopbridge.store.models import (
     OrderLine as OrderLineRow,
@@ -48,7 +49,7 @@ from shopbridge.store.models import (
     Shipment as ShipmentRow,
 )
 from shopbridge.store.models import Variant as VariantRow
-from shopbridge.store.orders import OrderTarget, write_order
+from shopbridge.store.orders import OrderTarget, write_order, write_orders
 from shopbridge.store.repos import Outcome
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -340,3 +341,65 @@ def test_documents_follow_every_later_version_of_the_order(database, target) -> 
     docs = _documents(database)
     assert (docs["invoice"], docs["payment"], docs["refund"]) == ([], [], [])
     assert docs["shipment"] == [("s2", "1Z")]
+
+
+def _customers_of_orders(database: Database) -> dict[str, int | None]:
+    with database.read() as session:
+        return dict(session.execute(select(SalesOrder.number, SalesOrder.customer_id)).all())
+
+
+def test_two_buyers_sharing_an_email_are_two_customers(database, target) -> None:
+    write(database, target, order(1, buyer=7, email="family@example.com"))
+    write(database, target, order(2, buyer=8, email="family@example.com", name="Bo Lovelace"))
+    with database.write() as session:  # and within one page, neither buyer known yet
+        write_orders(
+            session,
+            target,
+            [
+                order(3, buyer=21, email="shared@example.com"),
+                order(4, buyer=22, email="shared@example.com"),
+            ],
+        )
+    customers = _customers_of_orders(database)
+    assert len({customers["1"], customers["2"]}) == 2
+    assert len({customers["3"], customers["4"]}) == 2
+    assert count(database, CustomerRow) == 4
+    write(database, target, order(5, buyer=8, email="family@example.com"))
+    assert _customers_of_orders(database)["5"] == customers["2"]  # the id is the identity
+
+
+def test_an_email_links_a_new_buyer_only_to_a_customer_no_other_buyer_holds(
+    database, target
+) -> None:
+    write(database, target, order(1, buyer=None, email="ada@example.com"))  # no buyer id
+    write(database, target, order(2, buyer=7, email="ada@example.com"))  # links and binds
+    write(database, target, order(3, buyer=8, email="ada@example.com"))  # may not link
+    customers = _customers_of_orders(database)
+    assert customers["1"] == customers["2"] != customers["3"]
+    opted_in = replace(target, match_by_name_and_postcode=True)
+    write(database, opted_in, order(4, buyer=9, email=None))  # same name and postcode as 7
+    assert _customers_of_orders(database)["4"] not in (customers["2"], customers["3"])
+
+
+def test_an_order_without_buyer_id_or_email_keeps_one_customer_across_updates(
+    database, target
+) -> None:
+    for hour in range(4):
+        write(
+            database, target, order(1, buyer=None, email=None, updated=T0 + timedelta(hours=hour))
+        )
+    assert count(database, CustomerRow) == 1
+    assert count(database, SalesOrder) == 1
+
+
+def test_a_buyer_whose_email_changes_stays_one_customer(database, target) -> None:
+    write(database, target, order(1, buyer=7, email="ada@old.example"))
+    write(database, target, order(2, buyer=7, email="ada@new.example"))
+    write(database, target, order(3, buyer=None, email="ada@new.example"))
+    customers = _customers_of_orders(database)
+    assert customers["1"] == customers["2"] == customers["3"]
+    with database.read() as session:
+        customer = session.execute(select(CustomerRow)).scalar_one()
+        contacts = sorted(session.execute(select(ContactRow.value)).scalars())
+    assert customer.email == "ada@old.example"  # stored data is never overwritten
+    assert contacts == ["ada@new.example", "ada@old.example"]
