@@ -35,6 +35,10 @@ class FatalError(ShopbridgeError):
         self.status = status
 
 
+class GoneError(FatalError):
+    """The channel no longer serves a record it once listed (Etsy answers 404 for it)."""
+
+
 class AuthError(FatalError):
     """Credentials are missing, revoked or lack a scope: the shop needs its owner's attention."""
 

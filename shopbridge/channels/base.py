@@ -51,7 +51,8 @@ class ChannelAdapter(Protocol):
         ...
 
     async def order(self, external_id: str) -> Raw:
-        """One order by its channel id (a resync of a single record)."""
+        """One order by its channel id (a resync of a single record); GoneError when the
+        channel no longer serves it."""
         ...
 
     async def listing(self, external_id: str) -> Raw:

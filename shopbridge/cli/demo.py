@@ -24,6 +24,7 @@ import typer
 from shopbridge.cli.context import app_context
 from shopbridge.cli.output import console, emit_object
 from shopbridge.cli.sync import STATES, run_with_progress
+from shopbridge.domain.records import OrderStatus
 from shopbridge.errors import ShopbridgeError
 from shopbridge.sandbox.etsy import SandboxConfig, SandboxHandle, serve_in_thread
 from shopbridge.store import queries
@@ -217,7 +218,8 @@ def _summary(
 ) -> dict[str, Any]:
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     for order in orders:
-        revenue[order["currency"]] += Decimal(order["grand_total"])
+        if order["status"] != OrderStatus.VOID:  # no longer served by the channel: no revenue
+            revenue[order["currency"]] += Decimal(order["grand_total"])
     runs = {
         "listings": _run_dict(run.listings, run.listing_floor),
         "orders": _run_dict(run.orders),

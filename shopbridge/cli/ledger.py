@@ -15,12 +15,15 @@ JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 def orders(
     ctx: typer.Context,
     shop: str | None = typer.Option(None, "--shop", help="Only this shop's orders."),
+    status: str | None = typer.Option(
+        None, "--status", help="Only orders in this status (void: no longer served by Etsy)."
+    ),
     limit: int = LIMIT,
     as_json: bool = JSON,
 ) -> None:
     """Sales orders, newest first."""
     with app_context(ctx).database().read() as session:
-        emit(queries.orders(session, limit, shop), "Orders", as_json)
+        emit(queries.orders(session, limit, shop, status), "Orders", as_json)
 
 
 def customers(ctx: typer.Context, limit: int = LIMIT, as_json: bool = JSON) -> None:

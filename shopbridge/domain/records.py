@@ -33,6 +33,9 @@ class OrderStatus(StrEnum):
     CANCELED = "canceled"
     REFUNDED = "refunded"  # fully refunded
     UNKNOWN = "unknown"
+    # The channel no longer serves the order (Etsy answers 404 for it): set by the ledger, never
+    # by a mapping. A void order earns no revenue and holds no stock.
+    VOID = "void"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,14 +16,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.records import Address as AddressRecord
 from shopbridge.domain.records import Customer as CustomerRecord
-from shopbridge.domain.records import Order, OrderFilter, OrderLine
+from shopbridge.domain.records import Order, OrderFilter, OrderLine, OrderStatus
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.store import bindings
 from shopbridge.store.bindings import BindingRow
@@ -630,3 +631,62 @@ def _write_documents(
     for model, rows in ((Payment, payments), (Shipment, shipments), (Refund, refunds)):
         _drop_children_not_in(session, model, order_ids, rows)
         _upsert_children(session, model, rows)
+
+
+# --- orders the channel no longer serves --------------------------------------------------------
+
+VOID = OrderStatus.VOID.value  # an order the channel stopped serving: no revenue, no stock
+
+
+def void_order(session: Session, shop_id: int, external_id: str, reason: str) -> int | None:
+    """Mark the order void with the reason; everything it held (lines, documents, customer) is
+    kept as it was. Returns its id, or None when the ledger never had it.
+
+    The binding forgets its fingerprint, so the order comes back to life, rewritten, should the
+    channel serve it again.
+    """
+    local_id = bindings.local_ids(session, shop_id, RECEIPT, [external_id]).get(external_id)
+    if local_id is None:
+        return None
+    row = session.get(SalesOrder, local_id, with_for_update=True)
+    if row is None:
+        return None
+    if row.status != VOID:
+        row.flags = {
+            **(row.flags or {}),
+            "void": {"reason": reason, "status_before": row.status, "at": utcnow().isoformat()},
+        }
+        row.status = VOID
+    session.execute(
+        update(Binding)
+        .where(
+            Binding.shop_id == shop_id,
+            Binding.entity == RECEIPT,
+            Binding.external_id == external_id,
+        )
+        .values(signature=None)
+    )
+    return local_id
+
+
+def unsettled_orders(
+    session: Session, shop_id: int, created_from: datetime, created_to: datetime
+) -> list[str]:
+    """Channel ids of this shop's orders created in [from, to) that the ledger holds as open
+    (not shipped, not cancelled, not void): what a sweep of the channel's open orders must
+    return again, or explain."""
+    rows = session.execute(
+        select(Binding.external_id)
+        .join(SalesOrder, SalesOrder.id == Binding.local_id)
+        .where(
+            Binding.shop_id == shop_id,
+            Binding.entity == RECEIPT,
+            SalesOrder.shop_id == shop_id,
+            SalesOrder.ordered_at >= created_from,
+            SalesOrder.ordered_at < created_to,
+            SalesOrder.is_shipped.is_(False),
+            SalesOrder.is_canceled.is_(False),
+            SalesOrder.status != VOID,
+        )
+    )
+    return list(rows.scalars())

@@ -41,7 +41,11 @@ def items(session: Session, limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
-def orders(session: Session, limit: int = 50, shop: str | None = None) -> list[dict[str, Any]]:
+def orders(
+    session: Session, limit: int = 50, shop: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Newest first; `status` keeps one status only (e.g. "void": orders the channel no longer
+    serves, with the reason)."""
     query = (
         select(SalesOrder, Shop.name.label("shop"), Customer.name.label("customer"))
         .join(Shop, Shop.id == SalesOrder.shop_id)
@@ -51,6 +55,8 @@ def orders(session: Session, limit: int = 50, shop: str | None = None) -> list[d
     )
     if shop:
         query = query.where(Shop.name == shop)
+    if status:
+        query = query.where(SalesOrder.status == status)
     return [
         {
             "id": order.id,
@@ -62,9 +68,14 @@ def orders(session: Session, limit: int = 50, shop: str | None = None) -> list[d
             "grand_total": str(Money(order.grand_total, order.currency).amount),
             "currency": order.currency,
             "reconciles": order.reconciles,
+            **({"void_reason": order.flags["void"]["reason"]} if _is_void(order) else {}),
         }
         for order, shop_name, customer in session.execute(query)
     ]
+
+
+def _is_void(order: SalesOrder) -> bool:
+    return isinstance((order.flags or {}).get("void"), dict)
 
 
 def customers(session: Session, limit: int = 50) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from shopbridge.channels.base import ChannelAdapter, Raw
 from shopbridge.channels.registry import adapter_for
-from shopbridge.errors import ShopbridgeError
+from shopbridge.errors import GoneError, ShopbridgeError
 from shopbridge.store import errors as queue
 from shopbridge.store import history
 from shopbridge.store.catalog import LISTING, write_listings
@@ -41,7 +41,7 @@ class RetryResult:
     shop: str
     entity: str
     external_id: str
-    outcome: str  # created | updated | unchanged | failed
+    outcome: str  # created | updated | unchanged | failed | voided | gone
     run_id: int
     api_calls: int
     reason: str | None = None
@@ -102,6 +102,13 @@ class ErrorQueue:
                     raw = await _fetch(adapter, entity, external_id)
                 finally:
                     result.api_calls = adapter.api_calls
+        except GoneError as exc:
+            # The channel no longer serves it: the order is void, the error settled.
+            result.reason = str(exc)
+            voided = await asyncio.to_thread(recorder.void_gone, entity, external_id, str(exc))
+            result.outcome = "voided" if voided else "gone"
+            await asyncio.to_thread(recorder.finish, result.api_calls)
+            return result
         except ShopbridgeError as exc:
             # Not fetched: still queued, one more attempt counted, the old payload kept.
             result.reason = str(exc)

@@ -18,15 +18,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from shopbridge.channels.base import Batch, ChannelAdapter
+from shopbridge.channels.base import Batch, ChannelAdapter, Raw
 from shopbridge.domain.records import Listing, Order, OrderFilter
 from shopbridge.domain.timeutil import utcnow
-from shopbridge.errors import ShopbridgeError
+from shopbridge.errors import AuthError, FatalError, GoneError, RecordError, ShopbridgeError
 from shopbridge.store import cursors, history
 from shopbridge.store.catalog import LISTING
 from shopbridge.store.catalog import write_listings as store_listings
 from shopbridge.store.db import Database
-from shopbridge.store.orders import RECEIPT
+from shopbridge.store.orders import RECEIPT, unsettled_orders
 from shopbridge.store.orders import write_orders as store_orders
 from shopbridge.store.repos import Outcome
 from shopbridge.store.targets import catalog_target, order_target
@@ -43,6 +43,7 @@ OVERLAP = timedelta(
     minutes=5
 )  # re-read the end of the last window; unchanged records cost no write
 MAX_RETRIES_PER_RUN = 50
+PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +137,51 @@ class PullEngine:
         return await self._finish_after(run(), start, end)
 
     async def reconcile(self, start: datetime, end: datetime) -> RunSummary:
-        """Re-read open orders: Etsy changes some without bumping their update time."""
+        """Re-read what Etsy changes without bumping update times: open orders created in
+        [start, end), then the open orders of the ledger that sweep no longer returns (shipped
+        since, or no longer served: void), read one by one."""
         write = await self._order_writer()
 
         async def run() -> None:
-            await self._pages(
-                self.adapter.open_orders(start, end), RECEIPT, self._map_orders, write
-            )
+            seen: set[str] = set()
+            sweep = _noting(self.adapter.open_orders(start, end), self.adapter.order_id, seen)
+            await self._pages(sweep, RECEIPT, self._map_orders, write)
+            unsettled = await self._in_store(self._unsettled, start, end)
+            missing = [external_id for external_id in unsettled if external_id not in seen]
+            await self._reread(missing, write, None)
 
         return await self._finish_after(run(), start, end)
+
+    def _unsettled(self, start: datetime, end: datetime) -> list[str]:
+        with self.database.read() as session:
+            return unsettled_orders(session, self.shop.id, start, end)
+
+    async def _reread(
+        self,
+        external_ids: list[str],
+        write: Callable[[Session, list[Order]], list[Outcome]],
+        after: Callable[[Session], None] | None,
+    ) -> None:
+        """Fetch these orders one by one (no endpoint reads receipts by id in batches), write
+        them a page at a time, void those the channel no longer serves; `after` commits with
+        the last page (a cursor that must not move unless they all landed)."""
+        for first in range(0, max(len(external_ids), 1), PAGE):
+            chunk = external_ids[first : first + PAGE]
+            raws = []
+            for external_id in chunk:
+                try:
+                    raws.append(await self.adapter.order(external_id))
+                except GoneError as exc:
+                    await self._in_store(self.recorder.void_gone, RECEIPT, external_id, str(exc))
+                except FatalError as exc:
+                    if isinstance(exc, AuthError):
+                        raise
+                    await self._in_store(self._refail, external_id, str(exc))
+            last = first + PAGE >= len(external_ids)
+            page = self._map_orders(Batch(raws))
+            await self._in_store(
+                self.recorder.write_page, RECEIPT, page, write, after if last else None
+            )
 
     async def _order_writer(self) -> Callable[[Session, list[Order]], list[Outcome]]:
         """The page writer for this shop's orders, under its policy (and this run's filter)."""
@@ -167,6 +204,8 @@ class PullEngine:
         for external_id in due[:MAX_RETRIES_PER_RUN]:
             try:
                 raws.append(await self.adapter.order(external_id))
+            except GoneError as exc:
+                await self._in_store(self.recorder.void_gone, RECEIPT, external_id, str(exc))
             except ShopbridgeError as exc:
                 await self._in_store(self._refail, external_id, str(exc))
         if raws:
@@ -245,6 +284,19 @@ class PullEngine:
             store, self._store = self._store, None
             if store is not None:  # joined off the loop: a write may still be finishing
                 await asyncio.to_thread(store.shutdown)
+
+
+async def _noting(
+    batches: AsyncIterator[Batch], identify: Callable[[Raw], str], seen: set[str]
+) -> AsyncIterator[Batch]:
+    """Pass the batches on, noting the id of every record in them."""
+    async for batch in batches:
+        for raw in batch.records:
+            try:
+                seen.add(identify(raw))
+            except RecordError:
+                continue
+        yield batch
 
 
 def _latest(page: Iterable[Mapped[R]]) -> datetime | None:

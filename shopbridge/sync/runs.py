@@ -18,6 +18,7 @@ from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import RecordError
 from shopbridge.store import history
 from shopbridge.store.db import Database
+from shopbridge.store.orders import void_order
 from shopbridge.store.repos import Outcome
 
 R = TypeVar("R")
@@ -236,6 +237,20 @@ class RunRecorder:
                 session, self.shop_id, self.run_id, entity, item.external_id, message, item.raw,
                 now=self.clock(),
             )
+
+    def void_gone(self, entity: str, external_id: str, reason: str) -> bool:
+        """An order the channel no longer serves: void in the ledger (counted as updated, shown
+        as "voided" with the reason in the run's records), its queued errors settled. False when
+        the ledger never had it (shown as "gone", counted as skipped)."""
+        with self.database.write() as session:
+            voided = void_order(session, self.shop_id, external_id, reason) is not None
+            outcome = Outcome.UPDATED if voided else Outcome.SKIPPED
+            self.counts.add(outcome)
+            history.record_outcome(
+                session, self.run_id, entity, external_id, "voided" if voided else "gone", reason
+            )
+            history.resolve_errors(session, self.shop_id, entity, [external_id])
+        return voided
 
     def finish(
         self,

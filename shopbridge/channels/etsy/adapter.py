@@ -22,7 +22,7 @@ from shopbridge.channels.etsy import mapping
 from shopbridge.channels.etsy.client import EtsyClient
 from shopbridge.domain.records import Listing, Order
 from shopbridge.domain.timeutil import to_unix
-from shopbridge.errors import FatalError, RecordError
+from shopbridge.errors import FatalError, GoneError, RecordError
 from shopbridge.http.paging import fetch_pages
 
 PAGE = 100
@@ -100,7 +100,17 @@ class EtsyAdapter:
             yield batch
 
     async def order(self, external_id: str) -> Raw:
-        return await self.client.get_shop_receipt(self.shop_id, _numeric(external_id, "receipt"))
+        """One receipt; GoneError when Etsy answers 404 for a receipt it once listed."""
+        try:
+            return await self.client.get_shop_receipt(
+                self.shop_id, _numeric(external_id, "receipt")
+            )
+        except FatalError as exc:
+            if exc.status == 404:
+                raise GoneError(
+                    f"Etsy no longer serves receipt {external_id} (404 Not Found)", status=404
+                ) from None
+            raise
 
     async def listing(self, external_id: str) -> Raw:
         page = await self.client.get_listings_by_listing_ids([_numeric(external_id, "listing")])

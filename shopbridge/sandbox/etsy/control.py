@@ -154,6 +154,15 @@ async def cancel(request: Request, world: EtsySandbox) -> Any:
 
 
 @_guard
+async def withdraw(request: Request, world: EtsySandbox) -> Any:
+    """Etsy stops serving the receipt: 404 for it from now on (its last JSON is returned)."""
+    shop_id, receipt_id = path_id(request, "shop_id"), path_id(request, "receipt_id")
+    last = _receipt_json(world, shop_id, receipt_id)
+    world.withdraw_receipt(shop_id, receipt_id)
+    return last
+
+
+@_guard
 async def refund(request: Request, world: EtsySandbox) -> Any:
     body = await _body(request)
     shop_id, receipt_id = path_id(request, "shop_id"), path_id(request, "receipt_id")
@@ -276,6 +285,7 @@ ROUTES = (
     ("POST", _R + "/cancel", cancel),
     ("POST", _R + "/refund", refund),
     ("POST", _R + "/ship", ship),
+    ("POST", _R + "/withdraw", withdraw),
     ("PATCH", "/listings/{listing_id}", update_listing),
     ("POST", "/listings/{listing_id}/stock", set_stock),
     ("GET", "/clock", clock),

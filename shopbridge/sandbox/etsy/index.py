@@ -17,10 +17,13 @@ class TimeIndex:
         insort(self.pairs, (ts, record_id))
 
     def move(self, old_ts: int, new_ts: int, record_id: int) -> None:
-        i = bisect_left(self.pairs, (old_ts, record_id))
-        if i < len(self.pairs) and self.pairs[i] == (old_ts, record_id):
-            del self.pairs[i]
+        self.remove(old_ts, record_id)
         self.add(new_ts, record_id)
+
+    def remove(self, ts: int, record_id: int) -> None:
+        i = bisect_left(self.pairs, (ts, record_id))
+        if i < len(self.pairs) and self.pairs[i] == (ts, record_id):
+            del self.pairs[i]
 
     def span(self, lo: int | None, hi: int | None) -> tuple[int, int]:
         """Positions [i, j) of the pairs with lo <= timestamp <= hi (both inclusive)."""

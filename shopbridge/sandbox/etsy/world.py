@@ -61,6 +61,8 @@ class ShopState:
     rate_since: float = 0.0
     rate_made: int = 0
     events: Counter[str] = field(default_factory=Counter)
+    # Receipts Etsy no longer serves (404 from then on).
+    withdrawn: dict[int, Receipt] = field(default_factory=dict)
 
 
 class EtsySandbox:
@@ -331,6 +333,22 @@ class EtsySandbox:
             r.is_canceled = True
             if self.config.bump_updated_on_cancel:
                 self._touch(state, r)
+            return r
+
+    def withdraw_receipt(self, shop_id: int, receipt_id: int) -> Receipt:
+        """Etsy stops serving a receipt it listed: 404 for it and its transactions from now on,
+        and it leaves every list."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            r = self.receipt(shop_id, receipt_id)
+            del state.receipts[receipt_id]
+            state.by_created.remove(r.created, receipt_id)
+            state.by_updated.remove(r.updated, receipt_id)
+            gone = {t.transaction_id for t in r.transactions}
+            state.transactions = [t for t in state.transactions if t.transaction_id not in gone]
+            for transaction_id in gone:
+                state.tx_receipt.pop(transaction_id, None)
+            state.withdrawn[receipt_id] = r
             return r
 
     def refund_receipt(self, shop_id: int, receipt_id: int, amount: int | None = None) -> Receipt:
