@@ -55,6 +55,11 @@ class ChannelAdapter(Protocol):
         channel no longer serves it."""
         ...
 
+    async def orders_with_refunds(self, start: datetime, end: datetime) -> list[str]:
+        """The ids of orders a refund touched in [start, end), found as cheaply as the channel
+        allows (the reconcile sweep re-reads them: update times do not show every refund)."""
+        ...
+
     async def listing(self, external_id: str) -> Raw:
         """One listing by its channel id, shaped like those `listings` yields."""
         ...

@@ -19,7 +19,8 @@ from shopbridge.store.db import Database
 from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
 
 # Estimated calls per run of the fixed streams (a listings page holds 100 with inventory).
-CALLS_PER_RUN = {"listings": 3, "reconcile": 2}
+# reconcile: a page of open orders, a page of the payment ledger, the odd refunded receipt.
+CALLS_PER_RUN = {"listings": 3, "reconcile": 3}
 # A new job's first run is spread over at most this long (the shops of a key never start at once).
 FIRST_RUN_SPREAD = 300
 

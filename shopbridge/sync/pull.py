@@ -44,6 +44,7 @@ OVERLAP = timedelta(
 )  # re-read the end of the last window; unchanged records cost no write
 MAX_RETRIES_PER_RUN = 50
 PAGE = 100
+PAYMENT_LEDGER = "payment-ledger"  # the reconcile sweep's cursor over the payment ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,9 @@ class PullEngine:
 
     async def reconcile(self, start: datetime, end: datetime) -> RunSummary:
         """Re-read what Etsy changes without bumping update times: open orders created in
-        [start, end), then the open orders of the ledger that sweep no longer returns (shipped
-        since, or no longer served: void), read one by one."""
+        [start, end); the open orders of the ledger that sweep no longer returns (shipped since,
+        or no longer served: void); and every order the payment ledger shows a refund for since
+        the last sweep, shipped ones included. Only the orders concerned are read one by one."""
         write = await self._order_writer()
 
         async def run() -> None:
@@ -148,13 +150,28 @@ class PullEngine:
             await self._pages(sweep, RECEIPT, self._map_orders, write)
             unsettled = await self._in_store(self._unsettled, start, end)
             missing = [external_id for external_id in unsettled if external_id not in seen]
-            await self._reread(missing, write, None)
+            ledger_start = await self._in_store(self._ledger_cursor, start)
+            ledger_end = max(ledger_start, end - MARGIN)
+            refunded = await self.adapter.orders_with_refunds(ledger_start, ledger_end)
+            concerned = list(dict.fromkeys([*missing, *refunded]))
+            await self._reread(concerned, write, self._ledger_saver(ledger_end))
 
         return await self._finish_after(run(), start, end)
 
     def _unsettled(self, start: datetime, end: datetime) -> list[str]:
         with self.database.read() as session:
             return unsettled_orders(session, self.shop.id, start, end)
+
+    def _ledger_cursor(self, default: datetime) -> datetime:
+        with self.database.read() as session:
+            cursor = cursors.get_cursor(session, self.shop.id, PAYMENT_LEDGER)
+            return cursor.value if cursor is not None and cursor.value else default
+
+    def _ledger_saver(self, value: datetime) -> Callable[[Session], None]:
+        def save(session: Session) -> None:
+            cursors.advance_cursor(session, self.shop.id, PAYMENT_LEDGER, value)
+
+        return save
 
     async def _reread(
         self,

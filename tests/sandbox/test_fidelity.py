@@ -233,6 +233,18 @@ async def exercise(world: EtsySandbox, c: httpx.AsyncClient, check: Any) -> None
             {"headers": h, "data": {"tracking_code": "9400111", "carrier_name": "usps"}},
         ),
     ]
+    everything = {"min_created": 946684800, "max_created": world.now(), "limit": 100}
+    ledger = f"{api}/shops/{shop_id}/payment-account/ledger-entries"
+    payment_ids = ",".join(str(r.receipt_id + 4_000_000_000) for r in receipts[:20])
+    calls += [
+        ("GET", ledger, {"headers": h, "params": everything}),
+        ("GET", ledger, {"headers": h, "params": {**everything, "offset": 100}}),
+        ("GET", f"{api}/shops/{shop_id}/payments", {"headers": h, "params": {
+            "payment_ids": f"{refunded.receipt_id + 4_000_000_000},{payment_ids}"
+        }}),
+        ("GET", ledger, {"headers": h, "params": {"min_created": 946684800}}),
+        ("GET", f"{api}/shops/{shop_id}/payments", {"headers": h}),
+    ]
     for params in (
         {"was_canceled": "true"},
         {"was_paid": "false"},

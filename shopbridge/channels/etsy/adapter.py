@@ -112,6 +112,59 @@ class EtsyAdapter:
                 ) from None
             raise
 
+    # --- money movements ---------------------------------------------------------------------
+
+    async def orders_with_refunds(self, start: datetime, end: datetime) -> list[str]:
+        """Receipts that a refund (or its reversal) touched in [start, end), from the shop's
+        payment account ledger: Etsy bumps no update time for a partial refund, and a refund of
+        a paid order is also how its cancellation shows. Costs one call per 100 ledger entries,
+        plus one getPayments call per 100 refunded payments."""
+        low, high = to_unix(start), to_unix(end) - 1
+        if high < low:
+            return []
+        payments: dict[int, None] = {}
+        receipts: dict[str, None] = {}
+        async for batch in self._ledger_window(low, high):
+            for entry in batch.records:
+                if not _is_refund(entry):
+                    continue
+                kind = str(entry.get("reference_type") or "").lower()
+                reference = str(entry.get("reference_id") or "")
+                if kind == "receipt" and reference.isdigit():
+                    receipts[reference] = None
+                elif kind == "payment" and reference.isdigit():
+                    payments[int(reference)] = None
+                for adjustment in entry.get("payment_adjustments") or []:
+                    if isinstance(adjustment, dict) and _int(adjustment.get("payment_id")):
+                        payments[_int(adjustment.get("payment_id"))] = None
+        ids = list(payments)
+        for first in range(0, len(ids), PAGE):
+            page = await self.client.get_payments(self.shop_id, ids[first : first + PAGE])
+            for payment in page["results"]:
+                if _int(payment.get("receipt_id")):
+                    receipts[str(payment["receipt_id"])] = None
+        return list(receipts)
+
+    async def _ledger_window(self, low: int, high: int) -> AsyncIterator[Batch]:
+        """Ledger entries are immutable and dated, so offset pages of a past window are stable;
+        a window beyond the offset cap is split in halves."""
+
+        def fetch(offset: int) -> Awaitable[dict[str, Any]]:
+            return self.client.get_ledger_entries(
+                self.shop_id, min_created=low, max_created=high, limit=PAGE, offset=offset
+            )
+
+        first = await fetch(0)
+        if int(first["count"]) > MAX_OFFSET + PAGE and high > low:
+            middle = (low + high) // 2
+            async for batch in self._ledger_window(low, middle):
+                yield batch
+            async for batch in self._ledger_window(middle + 1, high):
+                yield batch
+            return
+        async for batch in self._offset_pages(fetch, first):
+            yield batch
+
     async def listing(self, external_id: str) -> Raw:
         page = await self.client.get_listings_by_listing_ids([_numeric(external_id, "listing")])
         if not page["results"]:
@@ -222,6 +275,15 @@ class EtsyAdapter:
         )
         async for page in pages:
             yield Batch(page["results"], int(page["count"]))
+
+REFUND_WORDS = ("refund", "reversal", "chargeback", "cancel")
+
+
+def _is_refund(entry: Mapping[str, Any]) -> bool:
+    """A ledger entry that gives money back (or takes a refund back)."""
+    text = f"{entry.get('ledger_type') or ''} {entry.get('description') or ''}".lower()
+    return any(word in text for word in REFUND_WORDS)
+
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -130,6 +130,26 @@ class EtsyClient:
         body = await self._call("GET", f"/shops/{shop_id}/receipts/{receipt_id}")
         return _object(body, self.label)
 
+    async def get_ledger_entries(
+        self, shop_id: int, *, min_created: int, max_created: int, limit: int = PAGE_LIMIT,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """getShopPaymentAccountLedgerEntries: the payment account's entries created in
+        [min_created, max_created] (both required), a page of at most 100."""
+        params = {
+            "min_created": min_created,
+            "max_created": max_created,
+            "limit": limit,
+            "offset": offset,
+        }
+        return await self._page(f"/shops/{shop_id}/payment-account/ledger-entries", params)
+
+    async def get_payments(self, shop_id: int, payment_ids: list[int]) -> dict[str, Any]:
+        """getPayments: Etsy Payments records by id (each names its receipt)."""
+        if not 0 < len(payment_ids) <= BATCH_LIMIT:
+            raise ValueError(f"getPayments takes 1..{BATCH_LIMIT} ids")
+        return await self._page(f"/shops/{shop_id}/payments", {"payment_ids": _join(payment_ids)})
+
     async def get_listings_by_shop(
         self,
         shop_id: int,

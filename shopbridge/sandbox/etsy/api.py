@@ -17,6 +17,7 @@ from starlette.responses import Response
 from . import render
 from .errors import EtsyError, bad_request
 from .gate import Admission, admit
+from .ledger import payment_id_of
 from .params import Params, form_params, json_body, path_id
 from .world import EtsySandbox, ReceiptQuery, ShopState
 
@@ -195,7 +196,37 @@ async def receipt_payments(c: Call) -> Any:
     r = c.world.receipt(state.shop.shop_id, c.id("receipt_id"))
     if not r.is_paid:
         return {"count": 0, "results": []}
-    return {"count": 1, "results": [render.payment(r, state.shop, r.receipt_id + 4_000_000_000)]}
+    return {"count": 1, "results": [render.payment(r, state.shop, payment_id_of(r.receipt_id))]}
+
+
+async def payments(c: Call) -> Any:
+    """getPayments: the payments of these ids; ids Etsy cannot find are left out."""
+    state = c.own_shop(c.id("shop_id"))
+    rows = []
+    for payment in dict.fromkeys(c.params.int_list("payment_ids", 100)):
+        r = c.world.payment_receipt(state.shop.shop_id, payment)
+        if r is not None:
+            rows.append(render.payment(r, state.shop, payment))
+    return {"count": len(rows), "results": rows}
+
+
+async def ledger_entries(c: Call) -> Any:
+    """getShopPaymentAccountLedgerEntries: min_created and max_created required (inclusive),
+    oldest first, `count` before limit/offset."""
+    p = c.params
+    state = c.own_shop(c.id("shop_id"))
+    limit, offset = _page(p)
+    low = p.integer("min_created", minimum=MIN_TS, required=True)
+    high = p.integer("max_created", minimum=MIN_TS, required=True)
+    assert low is not None and high is not None
+    count, rows = c.world.ledger_page(state.shop.shop_id, low, high, limit, offset)
+    results = []
+    for sequence, entry, balance in rows:
+        refund = None
+        if entry.refund_index is not None:
+            refund = c.world.refund_of(state.shop.shop_id, entry.receipt_id, entry.refund_index)
+        results.append(render.ledger_entry(sequence, entry, balance, refund, state.shop))
+    return {"count": count, "results": results}
 
 
 def _includes(p: Params) -> frozenset[str]:
@@ -341,6 +372,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "transactions_r",
         frozenset(),
         receipt_payments,
+    ),
+    Endpoint(
+        "getPayments",
+        "GET",
+        "/shops/{shop_id}/payments",
+        "transactions_r",
+        frozenset({"payment_ids"}),
+        payments,
+    ),
+    Endpoint(
+        "getShopPaymentAccountLedgerEntries",
+        "GET",
+        "/shops/{shop_id}/payment-account/ledger-entries",
+        "transactions_r",
+        frozenset({"min_created", "max_created", "limit", "offset"}),
+        ledger_entries,
     ),
     Endpoint(
         "getShopReceiptTransactionsByShop",

@@ -148,8 +148,10 @@ async def update_receipt(request: Request, world: EtsySandbox) -> Any:
 
 @_guard
 async def cancel(request: Request, world: EtsySandbox) -> Any:
+    """Body `{"refund": true}` also refunds what the buyer paid (a ledger entry)."""
+    body = await _body(request)
     shop_id, receipt_id = path_id(request, "shop_id"), path_id(request, "receipt_id")
-    world.cancel_receipt(shop_id, receipt_id)
+    world.cancel_receipt(shop_id, receipt_id, bool(_typed(body, "refund", bool, False)))
     return _receipt_json(world, shop_id, receipt_id)
 
 

@@ -6,16 +6,18 @@ without them, and for buyers who withhold them, the fields are null (as Etsy gat
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from .money import money, percent_of
+from .ledger import LedgerEntry, payment_id_of
+from .ledger import fees as payment_fees
+from .money import money
 from .records import (
     Inventory,
     Listing,
     Product,
     PropertyValue,
     Receipt,
+    Refund,
     ShippingProfile,
     Shop,
     Transaction,
@@ -397,7 +399,7 @@ def payment(r: Receipt, shop: Shop, payment_id: int) -> Json:
     """Etsy Payments record of a paid receipt: fees 6.5 % + a fixed part, refunds as adjustments."""
     cur = shop.currency
     gross = r.grandtotal()
-    fees = percent_of(gross, Decimal("0.065")) + (25 if cur != "JPY" else 40)
+    fees = payment_fees(r, cur)
     refunded = r.refunded()
     return {
         "payment_id": payment_id,
@@ -407,12 +409,14 @@ def payment(r: Receipt, shop: Shop, payment_id: int) -> Json:
         "amount_gross": money(gross, cur),
         "amount_fees": money(fees, cur),
         "amount_net": money(gross - fees, cur),
-        "posted_gross": money(gross, cur) if r.is_shipped else None,
-        "posted_fees": money(fees, cur) if r.is_shipped else None,
-        "posted_net": money(gross - fees, cur) if r.is_shipped else None,
-        "adjusted_gross": money(gross - refunded, cur) if refunded else None,
-        "adjusted_fees": money(fees, cur) if refunded else None,
-        "adjusted_net": money(gross - refunded - fees, cur) if refunded else None,
+        # The spec's Money is never null: nothing posted before shipping is zero, and the
+        # adjusted amounts are what is left after refunds (all of it when there are none).
+        "posted_gross": money(gross if r.is_shipped else 0, cur),
+        "posted_fees": money(fees if r.is_shipped else 0, cur),
+        "posted_net": money(gross - fees if r.is_shipped else 0, cur),
+        "adjusted_gross": money(gross - refunded, cur),
+        "adjusted_fees": money(fees, cur),
+        "adjusted_net": money(gross - refunded - fees, cur),
         "currency": cur,
         "shop_currency": cur,
         "buyer_currency": cur,
@@ -426,25 +430,54 @@ def payment(r: Receipt, shop: Shop, payment_id: int) -> Json:
         "update_timestamp": r.updated,
         "updated_timestamp": r.updated,
         "payment_adjustments": [
-            {
-                "payment_adjustment_id": payment_id * 10 + k + 1,
-                "payment_id": payment_id,
-                "status": "completed",
-                "is_success": True,
-                "user_id": shop.user_id,
-                "reason_code": "other",
-                "total_adjustment_amount": f.amount,
-                "shop_total_adjustment_amount": f.amount,
-                "buyer_total_adjustment_amount": f.amount,
-                "total_fee_adjustment_amount": 0,
-                "create_timestamp": f.created,
-                "created_timestamp": f.created,
-                "update_timestamp": f.created,
-                "updated_timestamp": f.created,
-                "payment_adjustment_items": [],
-            }
-            for k, f in enumerate(r.refunds)
+            payment_adjustment(payment_id, k, f, shop) for k, f in enumerate(r.refunds)
         ],
+    }
+
+
+def payment_adjustment(payment_id: int, k: int, f: Refund, shop: Shop) -> Json:
+    """The k-th refund of a payment, as Etsy Payments records it."""
+    return {
+        "payment_adjustment_id": payment_id * 100 + k + 1,
+        "payment_id": payment_id,
+        "status": "completed",
+        "is_success": True,
+        "user_id": shop.user_id,
+        "reason_code": "other",
+        "total_adjustment_amount": f.amount,
+        "shop_total_adjustment_amount": f.amount,
+        "buyer_total_adjustment_amount": f.amount,
+        "total_fee_adjustment_amount": 0,
+        "create_timestamp": f.created,
+        "created_timestamp": f.created,
+        "update_timestamp": f.created,
+        "updated_timestamp": f.created,
+        "payment_adjustment_items": [],
+    }
+
+
+def ledger_entry(
+    sequence: int, e: LedgerEntry, balance: int, refund: Refund | None, shop: Shop
+) -> Json:
+    """A payment account ledger entry; it refers to the receipt's Etsy Payments payment."""
+    payment = payment_id_of(e.receipt_id)
+    return {
+        "entry_id": e.entry_id,
+        "ledger_id": shop.shop_id,
+        "sequence_number": sequence,
+        "amount": e.amount,
+        "currency": shop.currency,
+        "description": e.description,
+        "balance": balance,
+        "create_date": e.created,
+        "created_timestamp": e.created,
+        "ledger_type": e.ledger_type,
+        "reference_type": "payment",
+        "reference_id": str(payment),
+        "parent_entry_id": e.parent_entry_id or 0,
+        "payment_adjustments": (
+            [payment_adjustment(payment, e.refund_index or 0, refund, shop)] if refund else []
+        ),
     }
 
 

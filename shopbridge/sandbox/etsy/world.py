@@ -21,6 +21,8 @@ from .generator import Generator
 from .ids import IdAllocator
 from .index import TimeIndex
 from .inventory import replace_inventory
+from .ledger import Ledger, LedgerEntry, receipt_id_of_payment
+from .ledger import build as build_ledger
 from .ratelimit import RateLimiter
 from .records import Buyer, Listing, Receipt, Refund, Shipment, Shop, Transaction
 from .tokens import TokenStore
@@ -61,8 +63,10 @@ class ShopState:
     rate_since: float = 0.0
     rate_made: int = 0
     events: Counter[str] = field(default_factory=Counter)
-    # Receipts Etsy no longer serves (404 from then on).
+    # Receipts Etsy no longer serves (404 from then on); their money stays in the ledger.
     withdrawn: dict[int, Receipt] = field(default_factory=dict)
+    money_version: int = 0
+    ledger_cache: tuple[int, Ledger] | None = None
 
 
 class EtsySandbox:
@@ -257,6 +261,7 @@ class EtsySandbox:
             state.tx_receipt[t.transaction_id] = r.receipt_id
             self._sell(state, t)
         state.events["created"] += 1
+        state.money_version += 1
         return r
 
     def _sell(self, state: ShopState, t: Transaction) -> None:
@@ -291,6 +296,7 @@ class EtsySandbox:
             now = self.now()
             if was_paid is not None:
                 r.is_paid, r.paid_at = was_paid, (r.paid_at or now) if was_paid else None
+                state.money_version += 1
             if was_shipped is not None:
                 r.is_shipped, r.shipped_at = (
                     was_shipped,
@@ -325,11 +331,16 @@ class EtsySandbox:
             self._touch(state, r)
             return r
 
-    def cancel_receipt(self, shop_id: int, receipt_id: int) -> Receipt:
-        """Cancel. Like Etsy, does NOT bump updated_timestamp unless bump_updated_on_cancel."""
+    def cancel_receipt(self, shop_id: int, receipt_id: int, refund: bool = False) -> Receipt:
+        """Cancel. Like Etsy, does NOT bump updated_timestamp unless bump_updated_on_cancel.
+        With `refund`, a paid receipt's buyer gets back what is left (a ledger entry)."""
         with self.lock:
             state = self.shop_state(shop_id)
             r = self.receipt(shop_id, receipt_id)
+            left = r.grandtotal() - r.refunded()
+            if refund and r.is_paid and left > 0:
+                r.refunds.append(Refund(left, self.now(), "Order canceled", None))
+                state.money_version += 1
             r.is_canceled = True
             if self.config.bump_updated_on_cancel:
                 self._touch(state, r)
@@ -337,7 +348,7 @@ class EtsySandbox:
 
     def withdraw_receipt(self, shop_id: int, receipt_id: int) -> Receipt:
         """Etsy stops serving a receipt it listed: 404 for it and its transactions from now on,
-        and it leaves every list."""
+        and it leaves every list. What it paid stays in the payment account ledger."""
         with self.lock:
             state = self.shop_state(shop_id)
             r = self.receipt(shop_id, receipt_id)
@@ -362,9 +373,44 @@ class EtsySandbox:
             if amount <= 0 or amount > left:
                 raise EtsyError(400, f"Refund amount must be between 1 and {left}")
             r.refunds.append(Refund(amount, self.now(), "Seller refund", None))
+            state.money_version += 1
             if amount == left or self.config.bump_updated_on_refund:
                 self._touch(state, r)
             return r
+
+    # The payment account ledger ------------------------------------------------------------------
+    def ledger_page(
+        self, shop_id: int, min_created: int, max_created: int, limit: int, offset: int
+    ) -> tuple[int, list[tuple[int, LedgerEntry, int]]]:
+        """(count, [(sequence number, entry, balance after it)]) created in [min, max]
+        (inclusive), oldest first."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            cached = state.ledger_cache
+            if cached is None or cached[0] != state.money_version:
+                every = [*state.receipts.values(), *state.withdrawn.values()]
+                cached = (state.money_version, build_ledger(state.shop, every))
+                state.ledger_cache = cached
+            ledger = cached[1]
+            rows = [
+                (k + 1, entry, ledger.balances[k])
+                for k, entry in enumerate(ledger.entries)
+                if min_created <= entry.created <= max_created
+            ]
+            return len(rows), rows[offset : offset + limit]
+
+    def refund_of(self, shop_id: int, receipt_id: int, index: int) -> Refund | None:
+        """A receipt's refund by position, withdrawn receipts included (the ledger keeps them)."""
+        with self.lock:
+            state = self.shop_state(shop_id)
+            r = state.receipts.get(receipt_id) or state.withdrawn.get(receipt_id)
+            return r.refunds[index] if r is not None and index < len(r.refunds) else None
+
+    def payment_receipt(self, shop_id: int, payment: int) -> Receipt | None:
+        """The served receipt an Etsy Payments id belongs to (None: unknown or withdrawn)."""
+        with self.lock:
+            r = self.shop_state(shop_id).receipts.get(receipt_id_of_payment(payment))
+            return r if r is not None and r.is_paid else None
 
     # Listings: control ---------------------------------------------------------------------------
     def update_listing(

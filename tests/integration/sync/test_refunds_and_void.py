@@ -1,18 +1,19 @@
-"""Receipts Etsy stops serving turn void. Through the real adapter, client and sandbox, on SQLite
-and PostgreSQL."""
+"""Refunds on shipped orders arrive through the payment ledger; receipts Etsy stops serving turn
+void. Through the real adapter, client and sandbox, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from ledger_check import differences, ledger_facts
+from ledger_check import assert_ledger_equals_sandbox, differences, ledger_facts
 from sqlalchemy import select
 from sync_harness import SHOP, Harness, build_harness, make_config
 
-from shopbridge.store import queries
+from shopbridge.store import cursors, queries
 from shopbridge.store.db import Database
 from shopbridge.store.models import SalesOrder, SyncRecord
 from shopbridge.sync.errors import ErrorQueue
+from shopbridge.sync.pull import PAYMENT_LEDGER
 
 DAY = 86_400
 
@@ -25,6 +26,59 @@ async def _imported(database: Database, receipts: int = 120) -> Harness:
 
 def _calls(harness: Harness) -> dict[str, int]:
     return harness.world.request_counts()
+
+
+async def test_refunds_on_shipped_orders_reach_the_ledger_through_the_payment_ledger(
+    database: Database,
+) -> None:
+    harness = await _imported(database)
+    service, world, shop_id = harness.service, harness.world, harness.etsy_shop_id
+    shipped = world.create_receipts(shop_id, 4)
+    world.advance(60)
+    for r in shipped:
+        world.ship_receipt(shop_id, r.receipt_id, f"T{r.receipt_id}", "usps")
+    world.advance(60)
+    assert (await service.orders(SHOP)).status == "succeeded"
+    assert (await service.reconcile(SHOP)).status == "succeeded"  # the ledger cursor starts
+    # A later order moves the cursor on, so the next run's overlap no longer re-reads them.
+    world.advance(600)
+    world.create_receipts(shop_id, 1)
+    world.advance(60)
+    assert (await service.orders(SHOP)).status == "succeeded"
+    assert_ledger_equals_sandbox(world, shop_id, database)
+
+    world.advance(600)
+    for r in shipped[:3]:  # partial refunds: Etsy bumps no update time
+        world.refund_receipt(shop_id, r.receipt_id, amount=r.grandtotal() // 5)
+    world.cancel_receipt(shop_id, shipped[3].receipt_id, refund=True)  # bumps nothing either
+    world.advance(60)
+    quiet = await service.orders(SHOP)
+    assert quiet.counts.updated == 0
+    assert set(differences(world, shop_id, database)) == {str(r.receipt_id) for r in shipped}
+
+    world.reset_request_counts()
+    sweep = await service.reconcile(SHOP)
+    assert sweep.status == "succeeded", sweep.error
+    assert (sweep.counts.updated, sweep.counts.failed) == (4, 0)
+    assert_ledger_equals_sandbox(world, shop_id, database)
+    facts = ledger_facts(database)
+    assert all(facts[str(r.receipt_id)].refunded == r.grandtotal() // 5 for r in shipped[:3])
+    assert facts[str(shipped[3].receipt_id)].status == "canceled"
+    calls = _calls(harness)
+    assert calls["getShopPaymentAccountLedgerEntries"] == 1
+    assert calls["getPayments"] == 1  # the four refunded payments in one call
+    assert calls["getShopReceipt"] == 4  # only the receipts concerned
+    assert sweep.api_calls == sum(calls.values())
+
+    world.advance(600)
+    world.reset_request_counts()
+    again = await service.reconcile(SHOP)
+    assert (again.counts.updated, again.counts.failed) == (0, 0)
+    assert "getShopReceipt" not in _calls(harness) and "getPayments" not in _calls(harness)
+    with database.read() as session:
+        cursor = cursors.get_cursor(session, harness.connections.shops.get(SHOP).id,
+                                    PAYMENT_LEDGER)
+    assert cursor is not None and cursor.value is not None
 
 
 async def test_a_receipt_etsy_no_longer_serves_turns_void_on_the_sweep(
@@ -97,3 +151,56 @@ async def test_a_404_for_a_receipt_imported_a_month_ago_voids_it_on_a_targeted_r
     assert not [e for e in errors.list(SHOP) if e["external_id"] == str(old.receipt_id)]
     facts = ledger_facts(database)
     assert facts[str(old.receipt_id)].status == "void"
+
+
+async def test_a_day_of_a_shop_of_100_orders_a_day_costs_the_refund_sweep_few_calls(
+    database: Database,
+) -> None:
+    """The cost the issue asks for, counted: 100 orders a day, shipped within the hour, three of
+    them partially refunded after shipping, `sync orders` and `sync reconcile` every hour (the
+    default schedule). What the refund sweep adds per day is one ledger call per run (the
+    ledger holds ~200 entries a day: a payment and its fee per order, under 100 an hour), one
+    getPayments call per run that found refunds, and one getShopReceipt per refunded order."""
+    harness = await _imported(database, receipts=50)
+    service, world, shop_id = harness.service, harness.world, harness.etsy_shop_id
+    assert (await service.reconcile(SHOP)).status == "succeeded"  # the ledger cursor starts
+    world.set_order_rate(shop_id, 100 / 24)
+    refund_at = {5: 0, 11: 1, 17: 2}  # hour of the day -> which shipped order gets a refund
+    shipped: list[int] = []
+    per_operation: dict[str, int] = {}
+    reconcile_calls = 0
+    for hour in range(24):
+        world.advance(3600)
+        with world.lock:
+            open_ids = [
+                r.receipt_id
+                for r in world.shop_state(shop_id).receipts.values()
+                if not r.is_shipped and not r.is_canceled
+            ]
+        for receipt_id in open_ids:
+            world.ship_receipt(shop_id, receipt_id, f"T{receipt_id}", "usps")
+            shipped.append(receipt_id)
+        if hour in refund_at:
+            world.refund_receipt(shop_id, shipped[-1 - refund_at[hour]], amount=100)
+        world.advance(60)
+        assert (await service.orders(SHOP)).status == "succeeded"
+        world.reset_request_counts()
+        sweep = await service.reconcile(SHOP)
+        assert sweep.status == "succeeded", sweep.error
+        reconcile_calls += sweep.api_calls
+        for operation, n in world.request_counts().items():
+            per_operation[operation] = per_operation.get(operation, 0) + n
+    assert_ledger_equals_sandbox(world, shop_id, database)
+    assert per_operation["getShopPaymentAccountLedgerEntries"] == 24
+    assert per_operation["getPayments"] == 3
+    assert per_operation["getShopReceipt"] == 3
+    # The open-orders sweep (one page per run: nothing stays open for long) is what it was.
+    assert per_operation["getShopReceipts"] == 24
+    refund_sweep = sum(
+        per_operation[name]
+        for name in ("getShopPaymentAccountLedgerEntries", "getPayments", "getShopReceipt")
+    )
+    assert refund_sweep == 30
+    assert reconcile_calls == refund_sweep + per_operation["getShopReceipts"] + per_operation.get(
+        "oauthToken", 0
+    )
