@@ -41,7 +41,7 @@ class RetryResult:
     shop: str
     entity: str
     external_id: str
-    outcome: str  # created | updated | unchanged | failed | voided | gone
+    outcome: str  # created | updated | unchanged | failed | voided
     run_id: int
     api_calls: int
     reason: str | None = None
@@ -102,16 +102,15 @@ class ErrorQueue:
                     raw = await _fetch(adapter, entity, external_id)
                 finally:
                     result.api_calls = adapter.api_calls
-        except GoneError as exc:
-            # The channel no longer serves it: the order is void, the error settled.
-            result.reason = str(exc)
-            voided = await asyncio.to_thread(recorder.void_gone, entity, external_id, str(exc))
-            result.outcome = "voided" if voided else "gone"
-            await asyncio.to_thread(recorder.finish, result.api_calls)
-            return result
         except ShopbridgeError as exc:
-            # Not fetched: still queued, one more attempt counted, the old payload kept.
             result.reason = str(exc)
+            gone = isinstance(exc, GoneError)
+            if gone and await asyncio.to_thread(recorder.void_gone, entity, external_id, str(exc)):
+                # The channel no longer serves an order the ledger holds: void, error settled.
+                result.outcome = "voided"
+                await asyncio.to_thread(recorder.finish, result.api_calls)
+                return result
+            # Not fetched: still queued, one more attempt counted, the old payload kept.
             await asyncio.to_thread(self._refail, recorder, result, payload)
             await asyncio.to_thread(recorder.finish, result.api_calls, result.reason)
             return result

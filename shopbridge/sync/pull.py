@@ -188,12 +188,10 @@ class PullEngine:
             for external_id in chunk:
                 try:
                     raws.append(await self.adapter.order(external_id))
-                except GoneError as exc:
-                    await self._in_store(self.recorder.void_gone, RECEIPT, external_id, str(exc))
                 except FatalError as exc:
                     if isinstance(exc, AuthError):
                         raise
-                    await self._in_store(self._refail, external_id, str(exc))
+                    await self._in_store(self._gone_or_failed, external_id, exc)
             last = first + PAGE >= len(external_ids)
             page = self._map_orders(Batch(raws))
             await self._in_store(
@@ -221,10 +219,8 @@ class PullEngine:
         for external_id in due[:MAX_RETRIES_PER_RUN]:
             try:
                 raws.append(await self.adapter.order(external_id))
-            except GoneError as exc:
-                await self._in_store(self.recorder.void_gone, RECEIPT, external_id, str(exc))
             except ShopbridgeError as exc:
-                await self._in_store(self._refail, external_id, str(exc))
+                await self._in_store(self._gone_or_failed, external_id, exc)
         if raws:
             page = self._map_orders(Batch(raws))
             await self._in_store(self.recorder.write_page, RECEIPT, page, write)
@@ -237,6 +233,13 @@ class PullEngine:
                 for error in history.open_errors(session, self.shop.id, RECEIPT)
                 if error.next_attempt_at is None or error.next_attempt_at <= now
             ]
+
+    def _gone_or_failed(self, external_id: str, exc: ShopbridgeError) -> None:
+        """A receipt the ledger holds and Etsy no longer serves is void; any other failure to
+        fetch (a 404 for one never imported included) stays queued for a later attempt."""
+        if isinstance(exc, GoneError) and self.recorder.void_gone(RECEIPT, external_id, str(exc)):
+            return
+        self._refail(external_id, str(exc))
 
     def _refail(self, external_id: str, message: str) -> None:
         with self.database.write() as session:

@@ -240,17 +240,15 @@ class RunRecorder:
 
     def void_gone(self, entity: str, external_id: str, reason: str) -> bool:
         """An order the channel no longer serves: void in the ledger (counted as updated, shown
-        as "voided" with the reason in the run's records), its queued errors settled. False when
-        the ledger never had it (shown as "gone", counted as skipped)."""
+        as "voided" with the reason in the run's records), its queued errors settled. False,
+        and nothing written, when the ledger never had it: the caller records a failure."""
         with self.database.write() as session:
-            voided = void_order(session, self.shop_id, external_id, reason) is not None
-            outcome = Outcome.UPDATED if voided else Outcome.SKIPPED
-            self.counts.add(outcome)
-            history.record_outcome(
-                session, self.run_id, entity, external_id, "voided" if voided else "gone", reason
-            )
+            if void_order(session, self.shop_id, external_id, reason) is None:
+                return False
+            self.counts.add(Outcome.UPDATED)
+            history.record_outcome(session, self.run_id, entity, external_id, "voided", reason)
             history.resolve_errors(session, self.shop_id, entity, [external_id])
-        return voided
+        return True
 
     def finish(
         self,
