@@ -405,6 +405,7 @@ def _order(receipt: EtsyReceipt) -> Order:
     if receipt.buyer_user_id is None and not receipt.buyer_email and not receipt.name:
         warnings.append("no buyer data: the order has no customer")
     warnings.extend(_reconciliation_problems(totals, lines))
+    warnings.extend(_refund_problems(refunds, totals.grand_total))
     return Order(
         external_id=str(receipt.receipt_id),
         created_at=created_at,
@@ -444,6 +445,16 @@ def _totals(receipt: EtsyReceipt, amounts: _Amounts) -> OrderTotals:
         gift_wrap=amounts.optional(receipt.gift_wrap_price, "gift_wrap_price"),
         grand_total=amounts.required(receipt.grandtotal, "grandtotal"),
     )
+
+
+def _refund_problems(refunds: tuple[Refund, ...], grand_total: Money) -> list[str]:
+    """Refunds beyond what was paid are kept as Etsy states them, and flagged."""
+    refunded = Money.zero(grand_total.currency)
+    for refund in refunds:
+        refunded = refunded + refund.amount
+    if refunded > grand_total:
+        return [f"refunds total {refunded}, more than the grand total {grand_total}"]
+    return []
 
 
 def _reconciliation_problems(totals: OrderTotals, lines: tuple[OrderLine, ...]) -> list[str]:

@@ -4,10 +4,13 @@ void. Through the real adapter, client and sandbox, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+import httpx
 from ledger_check import assert_ledger_equals_sandbox, differences, ledger_facts
 from sqlalchemy import select
 from sync_harness import SHOP, Harness, build_harness, make_config
+from transports import WrappingTransport, is_receipt_list
 
 from shopbridge.store import cursors, queries
 from shopbridge.store.db import Database
@@ -204,3 +207,81 @@ async def test_a_day_of_a_shop_of_100_orders_a_day_costs_the_refund_sweep_few_ca
     assert reconcile_calls == refund_sweep + per_operation["getShopReceipts"] + per_operation.get(
         "oauthToken", 0
     )
+
+
+class RefundRewriter:
+    """Rewrites the refunds of chosen receipts in every answer (the bad input Etsy might send)."""
+
+    def __init__(self) -> None:
+        self.rewrites: dict[int, dict[str, Any]] = {}  # receipt id -> fields of its refunds
+
+    def rewrite(self, request: httpx.Request, body: Any) -> Any:
+        records = body.get("results", []) if is_receipt_list(request) else [body]
+        for r in records:
+            fields = self.rewrites.get(r.get("receipt_id")) if isinstance(r, dict) else None
+            for refund in r.get("refunds", []) if fields else []:
+                for key, value in fields.items():
+                    refund["amount"][key] = value
+        return body
+
+
+async def _refunded_shipped_order(database: Database) -> tuple[Harness, RefundRewriter, Any]:
+    rewriter = RefundRewriter()
+    harness = await build_harness(
+        database,
+        make_config(receipts=60),
+        wrap=lambda _world, inner: WrappingTransport(inner, rewrite=rewriter.rewrite),
+    )
+    service, world, shop_id = harness.service, harness.world, harness.etsy_shop_id
+    (r,) = world.create_receipts(shop_id, 1)
+    world.ship_receipt(shop_id, r.receipt_id, "T1", "usps")
+    world.advance(60)
+    assert (await service.orders(SHOP)).status == "succeeded"
+    assert (await service.reconcile(SHOP)).status == "succeeded"
+    world.advance(600)
+    world.refund_receipt(shop_id, r.receipt_id, amount=100)
+    world.advance(60)
+    return harness, rewriter, r
+
+
+async def test_a_refund_larger_than_the_order_is_kept_and_flagged(database: Database) -> None:
+    harness, rewriter, r = await _refunded_shipped_order(database)
+    rewriter.rewrites[r.receipt_id] = {"amount": r.grandtotal() + 500}
+    sweep = await harness.service.reconcile(SHOP)
+    assert (sweep.status, sweep.counts.updated, sweep.counts.failed) == ("succeeded", 1, 0)
+    with database.read() as session:
+        order = session.execute(
+            select(SalesOrder).where(SalesOrder.number == str(r.receipt_id))
+        ).scalar_one()
+        outcome = session.execute(
+            select(SyncRecord.outcome).where(
+                SyncRecord.run_id == sweep.run_id, SyncRecord.external_id == str(r.receipt_id)
+            )
+        ).scalar_one()
+    assert order.status == "refunded" and outcome == "updated"
+    assert order.refunded_total == Decimal(r.grandtotal() + 500) / 100
+    assert any("more than the grand total" in w for w in order.flags["warnings"])
+
+
+async def test_a_refund_in_another_currency_fails_alone_and_keeps_the_order_as_it_was(
+    database: Database,
+) -> None:
+    harness, rewriter, r = await _refunded_shipped_order(database)
+    rewriter.rewrites[r.receipt_id] = {"currency_code": "EUR"}
+    sweep = await harness.service.reconcile(SHOP)
+    assert (sweep.status, sweep.counts.failed) == ("partial", 1)
+    with database.read() as session:
+        order = session.execute(
+            select(SalesOrder).where(SalesOrder.number == str(r.receipt_id))
+        ).scalar_one()
+        error = session.execute(
+            select(SyncRecord.error).where(
+                SyncRecord.run_id == sweep.run_id,
+                SyncRecord.external_id == str(r.receipt_id),
+                SyncRecord.outcome == "failed",
+            )
+        ).scalar_one()
+    assert "refund 1 amount is in EUR but the receipt is in USD" in (error or "")
+    assert (order.status, order.refunded_total) == ("shipped", Decimal(0))
+    queued = [e for e in ErrorQueue(harness.connections).list(SHOP)]
+    assert [e["external_id"] for e in queued] == [str(r.receipt_id)]
