@@ -216,3 +216,28 @@ def test_items_unmatched_link_and_create_from(
     assert wrong.returncode == 1 and "no ledger variant 99999" in wrong.stderr
     not_a_variant = run(tmp_path, key, "items", "create-from", "99999")
     assert not_a_variant.returncode == 1 and "items unmatched" in not_a_variant.stderr
+
+
+def test_orders_status_void_lists_the_receipts_etsy_no_longer_serves(
+    tmp_path: Path, key: str, ledger: Database, run: Callable[..., Result]
+) -> None:
+    # The CLI runs on the wall clock: the sandbox's clock runs an hour behind it, so the new
+    # receipt is well inside the sync's window.
+    an_hour_ago = int(datetime.now(UTC).timestamp()) - 3600
+    config = SandboxConfig(
+        seed=3, listings=10, receipts=20, qps_limit=1000, auto_approve=True,
+        start_time=an_hour_ago,
+    )
+    with serve_in_thread(config) as sandbox:
+        asyncio.run(connect(tmp_path, key, ledger, sandbox))
+        world, shop_id = sandbox.sandbox, sandbox.shops[0][1]
+        (gone,) = world.create_receipts(shop_id, 1)
+        world.advance(60)
+        assert run(tmp_path, key, "sync", "orders", SHOP).returncode == 0
+        world.withdraw_receipt(shop_id, gone.receipt_id)
+        assert run(tmp_path, key, "sync", "reconcile", SHOP).returncode == 0
+        void = ok_json(run(tmp_path, key, "orders", "--status", "void", "--json"))
+        assert isinstance(void, list) and [o["number"] for o in void] == [str(gone.receipt_id)]
+        assert void[0]["status"] == "void" and "404" in void[0]["void_reason"]
+        table = run(tmp_path, key, "orders", "--status", "void")
+        assert table.returncode == 0 and str(gone.receipt_id) in table.stdout
