@@ -564,7 +564,8 @@ def _write_documents(
     payment for what was paid, the shipments and refunds the channel lists now, and nothing
     it no longer lists."""
     invoices, payments, shipments, refunds = [], [], [], []
-    order_ids = [result.order_id for result in written]
+    # Only an order written before can hold documents the channel no longer lists.
+    order_ids = [r.order_id for r in written if r.outcome is not Outcome.CREATED]
     for order, result in zip(page, written, strict=True):
         order_id = result.order_id
         if order.payment is not None:
@@ -609,13 +610,14 @@ def _write_documents(
                     "refunded_at": refund.created_at,
                 }
             )
-    invoiced = [row["order_id"] for row in invoices]
-    invoice_table = table_of(Invoice)
-    session.execute(
-        delete(invoice_table).where(
-            invoice_table.c.order_id.in_(order_ids), invoice_table.c.order_id.not_in(invoiced)
+    if order_ids:
+        invoiced = [row["order_id"] for row in invoices]
+        invoice_table = table_of(Invoice)
+        session.execute(
+            delete(invoice_table).where(
+                invoice_table.c.order_id.in_(order_ids), invoice_table.c.order_id.not_in(invoiced)
+            )
         )
-    )
     if invoices:
         stmt = insert_for(session, Invoice)
         session.execute(
@@ -629,7 +631,11 @@ def _write_documents(
             invoices,
         )
     for model, rows in ((Payment, payments), (Shipment, shipments), (Refund, refunds)):
-        _drop_children_not_in(session, model, order_ids, rows)
+        if order_ids:
+            updated = set(order_ids)
+            _drop_children_not_in(
+                session, model, order_ids, [r for r in rows if r["order_id"] in updated]
+            )
         _upsert_children(session, model, rows)
 
 
