@@ -25,7 +25,8 @@ from shopbridge.sync.connection import (
 )
 
 app = typer.Typer(
-    help="Connected shops: add, list, show, connect, pause, remove.", no_args_is_help=True
+    help="Connected shops: add, list, show, connect, credentials, disable, remove.",
+    no_args_is_help=True,
 )
 add_app = typer.Typer(help="Register a shop.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
@@ -61,6 +62,29 @@ def add_etsy(
         emit_object(_row(shop), "Shop", True)
         return
     console.print(f"added shop [bold]{shop.name}[/bold]: now run `shopbridge shop connect {name}`")
+
+
+@app.command("credentials")
+def credentials(
+    ctx: typer.Context,
+    name: str,
+    shared_secret: str = typer.Option(..., "--shared-secret", help="The app's shared secret."),
+    keystring: str | None = typer.Option(
+        None, "--keystring", help="A new keystring (another app: the shop must connect again)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Replace a shop's app keys in place; its orders, items and history stay its own."""
+    shop = _service(ctx).replace_credentials(name, shared_secret, keystring)
+    if as_json:
+        emit_object(_row(shop), "Shop", True)
+        return
+    if shop.status == "pending":
+        console.print(
+            f"new keys stored for [bold]{name}[/bold]: now run `shopbridge shop connect {name}`"
+        )
+    else:
+        console.print(f"new keys stored for [bold]{name}[/bold]")
 
 
 @app.command("list")
@@ -132,7 +156,10 @@ def remove(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = JSON,
 ) -> None:
-    """Forget a shop and its credentials; orders and items it brought stay in the ledger."""
+    """Forget a shop and its credentials; orders and items it brought stay in the ledger.
+
+    Adding and connecting the same Etsy shop again (under any name) takes them back; to change
+    a shop's keys, use `shop credentials` instead."""
     service = _service(ctx)
     service.shops.get(name)  # a clear error before asking about a shop that does not exist
     if not yes:

@@ -251,6 +251,17 @@ class ShopConnections:
         credentials = {"keystring": keystring.strip(), "shared_secret": shared_secret.strip()}
         return self.shops.add(name, "etsy", api_url or self.default_api_url, credentials, warehouse)
 
+    def replace_credentials(
+        self, name: str, shared_secret: str, keystring: str | None = None
+    ) -> ShopRecord:
+        """New app keys for a shop, kept in place (the shop keeps its records and history)."""
+        if not shared_secret.strip() or (keystring is not None and not keystring.strip()):
+            raise ShopbridgeError("the shared secret (and a keystring, if given) cannot be empty")
+        register_secret(shared_secret.strip(), *([keystring.strip()] if keystring else []))
+        return self.shops.replace_credentials(
+            name, keystring.strip() if keystring else None, shared_secret.strip()
+        )
+
     def set_enabled(self, name: str, enabled: bool) -> ShopRecord:
         shop = self.shops.get(name)
         if not enabled:
@@ -310,7 +321,7 @@ class ShopConnections:
         try:
             tokens = await oauth.exchange(code, pending)
         except AuthError as exc:
-            raise AuthError(f"{exc}: {_CHECK_KEYS}", exc.status) from None
+            raise AuthError(f"{exc}: {check_keys_advice(shop.name)}", exc.status) from None
         return await self._store_grant(shop, oauth, tokens)
 
     async def adopt_tokens(self, name: str, token_response: Mapping[str, Any]) -> ShopRecord:
@@ -381,10 +392,13 @@ class ShopConnections:
         )
 
 
-_CHECK_KEYS = (
-    "check the keystring and shared secret registered for this shop (`shopbridge shop show`); "
-    "if they are wrong, `shopbridge shop remove` it and `shopbridge shop add` it again"
-)
+def check_keys_advice(name: str) -> str:
+    """What to do when Etsy refuses the app's keys: replace them in place (never remove and
+    add, which used to import every order a second time)."""
+    return (
+        "check the keystring and shared secret registered for this shop; if they are wrong, "
+        f"replace them with `shopbridge shop credentials {name}` and connect again"
+    )
 
 
 def _not_ready(shop: ShopRecord) -> str:
