@@ -15,6 +15,7 @@ import typer
 
 from shopbridge.cli.context import app_context
 from shopbridge.cli.output import console, emit, emit_object
+from shopbridge.config import check_api_url
 from shopbridge.domain.records import OrderFilter
 from shopbridge.errors import AuthError, ShopbridgeError
 from shopbridge.store.shops import ShopRecord
@@ -100,7 +101,18 @@ def add_etsy(
     keystring: str = typer.Option(..., "--keystring", help="The Etsy app's keystring."),
     shared_secret: str | None = SHARED_SECRET,
     shared_secret_stdin: bool = SHARED_SECRET_STDIN,
-    api_url: str | None = typer.Option(None, "--api-url", help="API URL (default: Etsy's)."),
+    api_url: str | None = typer.Option(
+        None,
+        "--api-url",
+        help="API URL (default: Etsy's, https://openapi.etsy.com). Etsy's hosts over https; "
+        "http only for this machine (127.0.0.1, ::1, localhost: the sandbox).",
+    ),
+    allow_custom_api_host: bool = typer.Option(
+        False,
+        "--allow-custom-api-host",
+        help="Accept an https --api-url that is not Etsy's: the app's keystring and shared "
+        "secret and the shop's tokens are then sent to that host with every request.",
+    ),
     warehouse: str | None = typer.Option(None, "--warehouse", help="Stock comes from here."),
     as_json: bool = JSON,
 ) -> None:
@@ -109,8 +121,12 @@ def add_etsy(
     The shared secret is asked for (hidden) when it is not given; see --shared-secret-stdin and
     SHOPBRIDGE_ETSY_SHARED_SECRET for scripts.
     """
+    if api_url is not None:  # a wrong address is refused before the secret is asked for
+        check_api_url(api_url, allow_custom_host=allow_custom_api_host)
     secret = read_shared_secret(ctx, shared_secret, shared_secret_stdin)
-    shop = _service(ctx).register_etsy(name, keystring, secret, api_url, warehouse)
+    shop = _service(ctx).register_etsy(
+        name, keystring, secret, api_url, warehouse, allow_custom_api_host=allow_custom_api_host
+    )
     if as_json:
         emit_object(_row(shop), "Shop", True)
         return

@@ -18,7 +18,7 @@ import httpx
 
 from shopbridge.channels.etsy.auth import EtsyOAuth, PendingAuthorization, TokenSet, callback_code
 from shopbridge.channels.etsy.client import EtsyClient
-from shopbridge.config import ETSY_API_URL, Settings
+from shopbridge.config import ETSY_API_URL, Settings, check_api_url
 from shopbridge.errors import (
     AuthError,
     FatalError,
@@ -244,12 +244,21 @@ class ShopConnections:
         shared_secret: str,
         api_url: str | None = None,
         warehouse: str | None = None,
+        *,
+        allow_custom_api_host: bool = False,
     ) -> ShopRecord:
+        """Register a shop; `api_url` must be Etsy's, this machine's (a sandbox), or allowed
+        explicitly (`allow_custom_api_host`: the keys and tokens go to that host)."""
+        url = (
+            check_api_url(api_url, allow_custom_host=allow_custom_api_host)
+            if api_url is not None
+            else self.default_api_url  # checked with the settings
+        )
         if not keystring.strip() or not shared_secret.strip():
             raise ShopbridgeError("both the keystring and the shared secret are required")
         register_secret(keystring, shared_secret)
         credentials = {"keystring": keystring.strip(), "shared_secret": shared_secret.strip()}
-        return self.shops.add(name, "etsy", api_url or self.default_api_url, credentials, warehouse)
+        return self.shops.add(name, "etsy", url, credentials, warehouse)
 
     def replace_credentials(
         self, name: str, shared_secret: str, keystring: str | None = None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sync_harness import REDIRECT_URI, SHOP, Harness
+from sync_harness import REDIRECT_URI, SANDBOX_URL, SHOP, Harness
 
 from shopbridge.errors import AuthError, ShopbridgeError
 from shopbridge.store.models import Binding, Customer, RequestLog, SalesOrder, Shop, SyncRun
@@ -47,7 +47,7 @@ async def register(connections: ShopConnections, name: str, harness: Harness) ->
     world = harness.world
     await asyncio.to_thread(
         connections.register_etsy, name, world.keystring, world.shared_secret,
-        "http://etsy-sandbox.test", "main",
+        SANDBOX_URL, "main",
     )  # fmt: skip
 
 
@@ -157,7 +157,7 @@ async def test_a_wrong_shared_secret_at_connect_recommends_shop_credentials(
     connections, world = harness.connections, harness.world
     await asyncio.to_thread(
         connections.register_etsy, "typo", world.keystring, "a-wrong-shared-secret",
-        "http://etsy-sandbox.test",
+        SANDBOX_URL,
     )  # fmt: skip
     with pytest.raises(AuthError) as refused:
         await connect(harness, "typo")
