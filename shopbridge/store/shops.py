@@ -153,6 +153,12 @@ class ShopRepository:
             rows = session.scalars(select(Shop).where(Shop.status != REMOVED).order_by(Shop.name))
             return [self._record(session, row) for row in rows]
 
+    def check_new_name(self, name: str) -> None:
+        """Refuse a name that is not a valid shop name or that a shop already has (any case)."""
+        check_shop_name(name)
+        with self.database.read() as session:
+            self._check_name_free(session, name)
+
     def import_settings(self, name: str) -> ImportSettings:
         with self.database.read() as session:
             return ImportSettings.from_settings(self._row(session, name).settings)
