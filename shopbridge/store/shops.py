@@ -37,6 +37,7 @@ Rotation = Callable[[Credentials], Credentials | None]
 
 
 NAME_MAX = 64
+CHANNEL_NAMES = {"etsy": "Etsy", "woocommerce": "WooCommerce"}
 NAME_PUNCTUATION = frozenset(" -_.")
 
 
@@ -56,7 +57,7 @@ def check_shop_name(name: str) -> str:
     """A shop name: 1-64 letters, digits, spaces and `-_.`, starting with a letter or a digit,
     ending without a space. Names are unique ignoring case. Anything else is refused here, so a
     name is safe to print in a terminal, to pass as an argument and to put in a path or URL."""
-    shown = name.encode("unicode_escape").decode("ascii")[:80]
+    shown = name[:80] + ("..." if len(name) > 80 else "")  # shown with repr(): escapes visible
     if not name:
         raise ShopNameError("a shop name cannot be empty")
     if len(name) > NAME_MAX:
@@ -321,7 +322,8 @@ class ShopRepository:
             live = [other for other in others if other.status != REMOVED]
             if live:
                 raise DuplicateShopError(
-                    f"{row.channel} shop {external_shop_id} is already registered as "
+                    f"{CHANNEL_NAMES.get(row.channel, row.channel)} shop {external_shop_id} "
+                    "is already registered as "
                     f"{live[0].name!r}; nothing was stored for {row.name!r}. Use "
                     f"{live[0].name!r} (new keys: `shopbridge shop credentials "
                     f"{shlex.quote(live[0].name)}`) and `shopbridge shop remove "

@@ -137,6 +137,8 @@ def test_bad_shop_names_are_one_line(
     line = refused(capsys, *argv)
     assert reason in line
     assert "\x1b" not in line and "\x07" not in line
+    if "\x1b" in name:
+        assert "shop name '\\x1b[31mred'" in line  # shown, escaped (one backslash)
     assert shops(capsys) == []
 
 
