@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     retention_succeeded_days: int = Field(default=30, ge=1, le=3650)
     retention_failed_days: int = Field(default=60, ge=1, le=3650)
     retry_max_attempts: int = Field(default=8, ge=1, le=100)
+    # How long one run may keep retrying failed calls (429 storms, 5xx, timeouts) in all,
+    # Retry-After waits included, before it fails; the next run resumes from its cursor.
+    retry_budget_minutes: float = Field(default=10.0, gt=0, le=1440)
     # API budget per key: the channel's daily limit minus a share kept for manual work.
     api_daily_limit: int = Field(default=10_000, ge=1)
     api_per_second: float = Field(default=10.0, gt=0)
