@@ -54,7 +54,8 @@ def etsy(
     application = create_app(config)
     world = application.state.sandbox
     sock = bind(host, port)
-    base_url = f"http://{host}:{sock.getsockname()[1]}"
+    url_host = f"[{host}]" if ":" in host else host
+    base_url = f"http://{url_host}:{sock.getsockname()[1]}"
     user_id, shop_id = world.shops[0]
     info = {
         "base_url": base_url,

@@ -18,7 +18,7 @@ import httpx
 
 from shopbridge.channels.etsy.auth import EtsyOAuth, PendingAuthorization, TokenSet, callback_code
 from shopbridge.channels.etsy.client import EtsyClient
-from shopbridge.config import ETSY_API_URL, Settings
+from shopbridge.config import ETSY_API_URL, Settings, check_api_url
 from shopbridge.errors import (
     AuthError,
     FatalError,
@@ -245,12 +245,32 @@ class ShopConnections:
         shared_secret: str,
         api_url: str | None = None,
         warehouse: str | None = None,
+        *,
+        allow_custom_api_host: bool = False,
     ) -> ShopRecord:
+        """Register a shop; `api_url` must be Etsy's, this machine's (a sandbox), or allowed
+        explicitly (`allow_custom_api_host`: the keys and tokens go to that host)."""
+        url = (
+            check_api_url(api_url, allow_custom_host=allow_custom_api_host)
+            if api_url is not None
+            else self.default_api_url  # checked with the settings
+        )
         if not keystring.strip() or not shared_secret.strip():
             raise ShopbridgeError("both the keystring and the shared secret are required")
         register_secret(keystring, shared_secret)
         credentials = {"keystring": keystring.strip(), "shared_secret": shared_secret.strip()}
-        return self.shops.add(name, "etsy", api_url or self.default_api_url, credentials, warehouse)
+        return self.shops.add(name, "etsy", url, credentials, warehouse)
+
+    def replace_credentials(
+        self, name: str, shared_secret: str, keystring: str | None = None
+    ) -> ShopRecord:
+        """New app keys for a shop, kept in place (the shop keeps its records and history)."""
+        if not shared_secret.strip() or (keystring is not None and not keystring.strip()):
+            raise ShopbridgeError("the shared secret (and a keystring, if given) cannot be empty")
+        register_secret(shared_secret.strip(), *([keystring.strip()] if keystring else []))
+        return self.shops.replace_credentials(
+            name, keystring.strip() if keystring else None, shared_secret.strip()
+        )
 
     def set_enabled(self, name: str, enabled: bool) -> ShopRecord:
         shop = self.shops.get(name)
@@ -311,7 +331,7 @@ class ShopConnections:
         try:
             tokens = await oauth.exchange(code, pending)
         except AuthError as exc:
-            raise AuthError(f"{exc}: {_CHECK_KEYS}", exc.status) from None
+            raise AuthError(f"{exc}: {check_keys_advice(shop.name)}", exc.status) from None
         return await self._store_grant(shop, oauth, tokens)
 
     async def adopt_tokens(self, name: str, token_response: Mapping[str, Any]) -> ShopRecord:
@@ -382,10 +402,13 @@ class ShopConnections:
         )
 
 
-_CHECK_KEYS = (
-    "check the keystring and shared secret registered for this shop (`shopbridge shop show`); "
-    "if they are wrong, `shopbridge shop remove` it and `shopbridge shop add` it again"
-)
+def check_keys_advice(name: str) -> str:
+    """What to do when Etsy refuses the app's keys: replace them in place (never remove and
+    add, which used to import every order a second time)."""
+    return (
+        "check the keystring and shared secret registered for this shop; if they are wrong, "
+        f"replace them with `shopbridge shop credentials {name}` and connect again"
+    )
 
 
 def _not_ready(shop: ShopRecord) -> str:
