@@ -6,6 +6,7 @@ import sys
 from importlib.metadata import version
 
 import typer
+from rich.markup import escape
 
 from shopbridge.cli import db as db_commands
 from shopbridge.cli import errors as error_commands
@@ -73,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except ShopbridgeError as exc:
         if "--debug" in args:
             raise
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        # One line however narrow the terminal (soft_wrap), and the message is text, not markup.
+        err_console.print(
+            f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
+        )
         return _exit(1)
     except typer.Abort:
         err_console.print("aborted")
