@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 import tomllib
 from functools import cached_property
 from pathlib import Path
@@ -107,17 +108,35 @@ def check_api_url(
     return f"{scheme}://{netloc}{path}"
 
 
+def _named_path(variable: str, value: str) -> Path:
+    """A path given by an environment variable: an empty value names nothing (it used to mean
+    the current directory, silently) and is refused."""
+    if not value.strip():
+        raise ConfigError(f"{variable} is set but empty: give it a path, or unset it")
+    return Path(value).expanduser()
+
+
 def default_home() -> Path:
     home = os.environ.get("SHOPBRIDGE_HOME")
-    if home:
-        return Path(home).expanduser()
+    if home is not None:
+        return _named_path("SHOPBRIDGE_HOME", home)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "shopbridge"
 
 
 def config_file_path() -> Path:
+    """`SHOPBRIDGE_CONFIG` (which must name an existing file), else config.toml in the data
+    directory (optional)."""
     explicit = os.environ.get("SHOPBRIDGE_CONFIG")
-    return Path(explicit).expanduser() if explicit else default_home() / "config.toml"
+    if explicit is None:
+        return default_home() / "config.toml"
+    path = _named_path("SHOPBRIDGE_CONFIG", explicit)
+    if not path.is_file():
+        raise ConfigError(
+            f"SHOPBRIDGE_CONFIG names {path}, which "
+            f"{'is not a file' if path.exists() else 'does not exist'}"
+        )
+    return path
 
 
 class Settings(BaseSettings):
@@ -144,6 +163,9 @@ class Settings(BaseSettings):
     retention_succeeded_days: int = Field(default=30, ge=1, le=3650)
     retention_failed_days: int = Field(default=60, ge=1, le=3650)
     retry_max_attempts: int = Field(default=8, ge=1, le=100)
+    # How long one run may keep retrying failed calls (429 storms, 5xx, timeouts) in all,
+    # Retry-After waits included, before it fails; the next run resumes from its cursor.
+    retry_budget_minutes: float = Field(default=10.0, gt=0, le=1440)
     # API budget per key: the channel's daily limit minus a share kept for manual work.
     api_daily_limit: int = Field(default=10_000, ge=1)
     api_per_second: float = Field(default=10.0, gt=0)
@@ -160,6 +182,13 @@ class Settings(BaseSettings):
     alert_to: str | None = None  # comma separated addresses
     alert_failures_in_row: int = Field(default=3, ge=1, le=100)
     alert_budget_fraction: float = Field(default=0.9, gt=0, le=1)
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home_named(cls, home: Any) -> Any:
+        if isinstance(home, str) and not home.strip():
+            raise ValueError("the data directory is empty: give it a path")
+        return home
 
     @field_validator("database_url")
     @classmethod
@@ -214,12 +243,15 @@ class Settings(BaseSettings):
         return self.home / "secret.key"
 
     def ensure_home(self) -> Path:
-        """Create the data directory (0700) and check that it is writable."""
+        """Create the data directory (0700) and check that it is writable.
+
+        The probe is a temporary file of this call's own: a fixed name raced between commands
+        started at once (one removed it under another, "not writable").
+        """
         try:
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            probe = self.home / ".write-probe"
-            probe.write_text("")
-            probe.unlink()
+            with tempfile.TemporaryFile(dir=self.home, prefix=".write-probe-"):
+                pass
         except OSError as exc:
             raise ConfigError(
                 f"data directory {self.home} is not writable ({exc.strerror}); "

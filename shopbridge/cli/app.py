@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     except ShopbridgeError as exc:
         if "--debug" in args:
             raise
-        # One line, as the message was written (not cut at 80 columns, no markup read in it).
+        # One line however narrow the terminal (soft_wrap), and the message is text, not markup.
         err_console.print(
             f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
         )

@@ -233,6 +233,7 @@ class ShopConnections:
         cls, settings: Settings, database: Database, **kwargs: Any
     ) -> ShopConnections:
         kwargs.setdefault("default_api_url", settings.etsy_api_url)
+        kwargs.setdefault("retry", RetryPolicy(budget=settings.retry_budget_minutes * 60))
         return cls(database, Vault.from_settings(settings), **kwargs)
 
     # --- shops -----------------------------------------------------------------------------

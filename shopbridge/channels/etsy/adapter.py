@@ -14,7 +14,7 @@ larger than the offset cap is split in halves until each part fits.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shopbridge.channels.base import Batch, Raw
@@ -27,12 +27,17 @@ from shopbridge.http.paging import fetch_pages
 
 PAGE = 100
 MAX_OFFSET = 12_000
+# getShopReceipts refuses min_created, max_created, min_last_modified and max_last_modified
+# below 946684800 (2000-01-01 UTC): the `minimum` of each in Etsy's OpenAPI document.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
 
 Fetch = Callable[[int], Awaitable[dict[str, Any]]]  # offset -> {"count", "results"}
 
 
 class EtsyAdapter:
+    earliest = EARLIEST  # the oldest date Etsy accepts in a receipt query
+
     def __init__(self, client: EtsyClient, shop_id: int, concurrency: int = 4) -> None:
         self.client = client
         self.shop_id = shop_id
