@@ -276,7 +276,13 @@ class ShopConnections:
             shared_secret,
             limiter=self.limiter(api_key_id(keystring)),
             request_sink=StoreRequestSink(self.database, None),
-            retry=replace(self.retry, attempts=min(self.retry.attempts, 3), max_wait=10.0),
+            # A check, not a run: three tries within ten seconds at most.
+            retry=replace(
+                self.retry,
+                attempts=min(self.retry.attempts or 3, 3),
+                budget=min(self.retry.budget, 10.0),
+                max_wait=10.0,
+            ),
             transport=self.transport,
             label=f"Etsy at {url}",
         )
