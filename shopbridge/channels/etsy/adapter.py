@@ -104,6 +104,15 @@ class EtsyAdapter:
         async for batch in self._created_window(to_unix(start), to_unix(end) - 1):
             yield batch
 
+    async def orders_created_count(self, start: datetime, end: datetime) -> int:
+        low, high = max(to_unix(start), to_unix(self.earliest)), to_unix(end) - 1
+        if high < low:
+            return 0
+        page = await self.client.get_shop_receipts(
+            self.shop_id, limit=1, offset=0, min_created=low, max_created=high
+        )
+        return int(page["count"])
+
     async def order(self, external_id: str) -> Raw:
         """One receipt; GoneError when Etsy answers 404 for a receipt it once listed."""
         try:
