@@ -53,6 +53,14 @@ SHARED_SECRET_STDIN = typer.Option(
 )
 
 
+SKIP_CHECK = typer.Option(
+    False,
+    "--skip-check",
+    help="Store the keys without checking them with Etsy first (offline; mistakes then show "
+    "at `shop connect`).",
+)
+
+
 def _interactive() -> bool:
     return sys.stdin.isatty()
 
@@ -114,18 +122,25 @@ def add_etsy(
         "secret and the shop's tokens are then sent to that host with every request.",
     ),
     warehouse: str | None = typer.Option(None, "--warehouse", help="Stock comes from here."),
+    skip_check: bool = SKIP_CHECK,
     as_json: bool = JSON,
 ) -> None:
     """Register an Etsy shop (credentials are stored encrypted); then `shop connect` it.
 
-    The shared secret is asked for (hidden) when it is not given; see --shared-secret-stdin and
-    SHOPBRIDGE_ETSY_SHARED_SECRET for scripts.
+    A shop name has 1-64 letters, digits, spaces and - _ . (starting with a letter or digit),
+    unique ignoring case. The key pair is checked with one call to Etsy (openapi-ping) before
+    anything is stored. The shared secret is asked for (hidden) when it is not given; see
+    --shared-secret-stdin and SHOPBRIDGE_ETSY_SHARED_SECRET for scripts.
     """
-    if api_url is not None:  # a wrong address is refused before the secret is asked for
-        check_api_url(api_url, allow_custom_host=allow_custom_api_host)
+    service = _service(ctx)
+    # Mistakes that need no secret are refused before the secret is asked for.
+    service.shops.check_new_name(name)
+    url = check_api_url(api_url, allow_custom_host=allow_custom_api_host) if api_url else None
     secret = read_shared_secret(ctx, shared_secret, shared_secret_stdin)
-    shop = _service(ctx).register_etsy(
-        name, keystring, secret, api_url, warehouse, allow_custom_api_host=allow_custom_api_host
+    if not skip_check:
+        asyncio.run(service.check_keys(keystring, secret, url))
+    shop = service.register_etsy(
+        name, keystring, secret, url, warehouse, allow_custom_api_host=allow_custom_api_host
     )
     if as_json:
         emit_object(_row(shop), "Shop", True)
@@ -142,15 +157,22 @@ def credentials(
     keystring: str | None = typer.Option(
         None, "--keystring", help="A new keystring (another app: the shop must connect again)."
     ),
+    skip_check: bool = SKIP_CHECK,
     as_json: bool = JSON,
 ) -> None:
     """Replace a shop's app keys in place; its orders, items and history stay its own.
 
     The shared secret is read like `shop add etsy` reads it (hidden prompt, standard input or
-    SHOPBRIDGE_ETSY_SHARED_SECRET); --keystring changes the app too.
+    SHOPBRIDGE_ETSY_SHARED_SECRET); --keystring changes the app too. The new pair is checked
+    with one call to the shop's API before it is stored.
     """
+    service = _service(ctx)
+    shop = service.shops.get(name)
     secret = read_shared_secret(ctx, shared_secret, shared_secret_stdin)
-    shop = _service(ctx).replace_credentials(name, secret, keystring)
+    if not skip_check:
+        current = keystring or str(service.shops.credentials(shop.id).get("keystring", ""))
+        asyncio.run(service.check_keys(current, secret, shop.api_url))
+    shop = service.replace_credentials(name, secret, keystring)
     if as_json:
         emit_object(_row(shop), "Shop", True)
         return
@@ -280,6 +302,11 @@ def reauth(
 def _authorize(
     service: ShopConnections, name: str, port: int, no_browser: bool, timeout: float
 ) -> None:
+    if not 1 <= port <= 65535:
+        raise ShopbridgeError(f"--port {port} is not a TCP port (1-65535)")
+    if not timeout > 0:
+        raise ShopbridgeError(f"--timeout {timeout:g} must be a number of seconds above 0")
+    service.shops.get(name)  # an unknown shop is refused before a port is opened
     redirect_uri = default_redirect_uri(port)
     with CallbackServer(port) as server:
         pending = service.start_authorization(name, redirect_uri)
@@ -327,7 +354,14 @@ class CallbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # the query carries the code and state: never log it
 
-        self._server = HTTPServer(("127.0.0.1", port), Handler)
+        try:
+            self._server = HTTPServer(("127.0.0.1", port), Handler)
+        except OSError as exc:
+            raise ShopbridgeError(
+                f"cannot listen on 127.0.0.1:{port} for the OAuth callback ({exc.strerror}): "
+                "close what uses it, or pick another --port (and register "
+                f"http://localhost:PORT{CALLBACK_PATH} with the app on Etsy)"
+            ) from None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> CallbackServer:

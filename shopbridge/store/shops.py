@@ -37,6 +37,7 @@ Rotation = Callable[[Credentials], Credentials | None]
 
 
 NAME_MAX = 64
+CHANNEL_NAMES = {"etsy": "Etsy", "woocommerce": "WooCommerce"}
 NAME_PUNCTUATION = frozenset(" -_.")
 
 
@@ -56,7 +57,7 @@ def check_shop_name(name: str) -> str:
     """A shop name: 1-64 letters, digits, spaces and `-_.`, starting with a letter or a digit,
     ending without a space. Names are unique ignoring case. Anything else is refused here, so a
     name is safe to print in a terminal, to pass as an argument and to put in a path or URL."""
-    shown = name.encode("unicode_escape").decode("ascii")[:80]
+    shown = name[:80] + ("..." if len(name) > 80 else "")  # shown with repr(): escapes visible
     if not name:
         raise ShopNameError("a shop name cannot be empty")
     if len(name) > NAME_MAX:
@@ -152,6 +153,12 @@ class ShopRepository:
         with self.database.read() as session:
             rows = session.scalars(select(Shop).where(Shop.status != REMOVED).order_by(Shop.name))
             return [self._record(session, row) for row in rows]
+
+    def check_new_name(self, name: str) -> None:
+        """Refuse a name that is not a valid shop name or that a shop already has (any case)."""
+        check_shop_name(name)
+        with self.database.read() as session:
+            self._check_name_free(session, name)
 
     def import_settings(self, name: str) -> ImportSettings:
         with self.database.read() as session:
@@ -315,7 +322,8 @@ class ShopRepository:
             live = [other for other in others if other.status != REMOVED]
             if live:
                 raise DuplicateShopError(
-                    f"{row.channel} shop {external_shop_id} is already registered as "
+                    f"{CHANNEL_NAMES.get(row.channel, row.channel)} shop {external_shop_id} "
+                    "is already registered as "
                     f"{live[0].name!r}; nothing was stored for {row.name!r}. Use "
                     f"{live[0].name!r} (new keys: `shopbridge shop credentials "
                     f"{shlex.quote(live[0].name)}`) and `shopbridge shop remove "

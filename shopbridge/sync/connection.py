@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -33,7 +33,7 @@ from shopbridge.security import Vault, redact, register_secret
 from shopbridge.store import requestlog
 from shopbridge.store.db import Database
 from shopbridge.store.ratelimit import StoreLimiterBackend
-from shopbridge.store.shops import Credentials, ShopRecord, ShopRepository
+from shopbridge.store.shops import Credentials, ShopRecord, ShopRepository, api_key_id
 
 DEFAULT_REDIRECT_PORT = 8765
 CALLBACK_PATH = "/oauth/etsy/callback"
@@ -261,6 +261,36 @@ class ShopConnections:
         credentials = {"keystring": keystring.strip(), "shared_secret": shared_secret.strip()}
         return self.shops.add(name, "etsy", url, credentials, warehouse)
 
+    async def check_keys(
+        self, keystring: str, shared_secret: str, api_url: str | None = None
+    ) -> int:
+        """One cheap call (`openapi-ping`, app key only) that proves the key pair works; the
+        application id, or an error that says which part Etsy refused, when it says so."""
+        url = api_url or self.default_api_url
+        keystring, shared_secret = keystring.strip(), shared_secret.strip()
+        if not keystring or not shared_secret:
+            raise ShopbridgeError("both the keystring and the shared secret are required")
+        client = EtsyClient(
+            url,
+            keystring,
+            shared_secret,
+            limiter=self.limiter(api_key_id(keystring)),
+            request_sink=StoreRequestSink(self.database, None),
+            retry=replace(self.retry, attempts=min(self.retry.attempts, 3), max_wait=10.0),
+            transport=self.transport,
+            label=f"Etsy at {url}",
+        )
+        try:
+            async with client:
+                return await client.ping()
+        except FatalError as exc:
+            raise AuthError(_which_key(str(exc), url), exc.status) from None
+        except RetryableError as exc:
+            raise ShopbridgeError(
+                f"could not check the keys with {url} ({exc}): try again later, or add "
+                "--skip-check to register them unchecked"
+            ) from None
+
     def replace_credentials(
         self, name: str, shared_secret: str, keystring: str | None = None
     ) -> ShopRecord:
@@ -409,6 +439,24 @@ def check_keys_advice(name: str) -> str:
         "check the keystring and shared secret registered for this shop; if they are wrong, "
         f"replace them with `shopbridge shop credentials {name}` and connect again"
     )
+
+
+def _which_key(message: str, url: str) -> str:
+    """Name the part of the key pair Etsy refused, from its answer (`Invalid API key` for an
+    unknown keystring, a message about the shared secret for a wrong one)."""
+    detail = message.partition(" refused ")[2].partition("): ")[0].strip("(") or message
+    lowered = detail.lower()
+    if "shared secret" in lowered:
+        return (
+            f"{url} knows the keystring but refused the shared secret ({detail}): copy the "
+            "shared secret again from the app's page on Etsy (Your apps)"
+        )
+    if "api key" in lowered or "keystring" in lowered:
+        return (
+            f"{url} does not know this keystring ({detail}): copy the keystring again from the "
+            "app's page on Etsy (Your apps)"
+        )
+    return f"{url} refused the keystring and shared secret ({detail})"
 
 
 def _not_ready(shop: ShopRecord) -> str:

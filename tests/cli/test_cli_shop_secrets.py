@@ -117,11 +117,17 @@ def test_shop_credentials_reads_the_secret_the_same_ways(
 ) -> None:
     added = invoke(*add_args(sandbox), "--shared-secret-stdin", input=sandbox.shared_secret)
     assert added.exit_code == 0, added.output
-    piped = invoke("shop", "credentials", "crafts", "--shared-secret-stdin", input="piped-s3cret\n")
+    # Unchecked (--skip-check): these secrets are only read and stored, never sent.
+    piped = invoke(
+        "shop", "credentials", "crafts", "--shared-secret-stdin", "--skip-check",
+        input="piped-s3cret\n",
+    )  # fmt: skip
     assert piped.exit_code == 0, piped.output
     assert stored_secret(home, "crafts") == "piped-s3cret"
     assert "piped-s3cret" not in piped.output
-    from_env = invoke("shop", "credentials", "crafts", env={shop_cli.SECRET_ENV: "env-s3cret"})
+    from_env = invoke(
+        "shop", "credentials", "crafts", "--skip-check", env={shop_cli.SECRET_ENV: "env-s3cret"}
+    )
     assert from_env.exit_code == 0 and stored_secret(home, "crafts") == "env-s3cret"
     monkeypatch.setattr(shop_cli, "_interactive", lambda: True)
     typed = invoke("shop", "credentials", "crafts", input=sandbox.shared_secret + "\n")
