@@ -25,7 +25,7 @@ from shopbridge.sync.connection import (
 )
 
 app = typer.Typer(
-    help="Connected shops: add, list, show, connect, pause, remove.", no_args_is_help=True
+    help="Connected shops: add, list, show, connect, disable, enable, remove.", no_args_is_help=True
 )
 add_app = typer.Typer(help="Register a shop.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
