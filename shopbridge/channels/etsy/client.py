@@ -324,8 +324,8 @@ def _advice(message: str) -> str:
     lowered = message.lower()
     if "api key" in lowered or "shared secret" in lowered or "keystring" in lowered:
         return (
-            "check the app's keystring and shared secret, then register them again with "
-            "`shopbridge shop remove` and `shopbridge shop add`"
+            "check the app's keystring and shared secret, then replace them in place with "
+            "`shopbridge shop credentials` for this shop"
         )
     if "scope" in lowered:
         return "the token lacks a scope: run `shopbridge shop reauth` for this shop"

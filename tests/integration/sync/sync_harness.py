@@ -19,7 +19,8 @@ from shopbridge.store.db import Database
 from shopbridge.sync.connection import ShopConnections
 from shopbridge.sync.service import SyncService
 
-SANDBOX_URL = "http://etsy-sandbox.test"
+# In process (ASGI transport); *.localhost is this machine, where plain http is accepted.
+SANDBOX_URL = "http://etsy-sandbox.localhost"
 REDIRECT_URI = "http://localhost:8765/oauth/etsy/callback"
 # Retries by time: a run may lose 3 s to failures and waits (the product's default is minutes).
 FAST_RETRY = RetryPolicy(budget=3.0, initial=0.01, max_backoff=0.05, jitter=0.01, max_wait=2)
