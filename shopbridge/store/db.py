@@ -7,23 +7,27 @@ read lock; reads use BEGIN DEFERRED and never block on a running sync (WAL).
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopbridge.errors import ConfigError, SchemaError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic's own table; its layout is what `alembic stamp` creates.
+VERSION_TABLE = "alembic_version"
+SchemaState = Literal["empty", "current", "older", "newer", "foreign"]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # pysqlite keeps 128 prepared statements a connection by default. Multi-row VALUES and IN lists
 # differ in text with every page's row count, so the cache filled with large one-off statements
@@ -112,37 +116,90 @@ class Database:
         self.engine.dispose()
 
     # --- schema ------------------------------------------------------------------------------
+    # Reading the revision needs no Alembic (a 0.5 s import): the version table is read with SQL and
+    # the migrations' revisions are read from their files. Alembic is imported to migrate only.
 
     def alembic_config(self) -> AlembicConfig:
+        from alembic.config import Config as AlembicConfig
+
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["engine"] = self.engine
         return config
 
-    def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+    def head_revision(self) -> str:
+        return migration_revisions()[1]
 
     def current_revision(self) -> str | None:
         try:
             with self.engine.connect() as conn:
-                return MigrationContext.configure(conn).get_current_revision()
-        except OperationalError as exc:
-            raise ConfigError(f"cannot open the database: {exc.orig}") from None
+                return _version(conn, _table_names(conn))
+        except DatabaseError as exc:
+            raise self._unreadable(exc) from None
+
+    def schema_state(self) -> SchemaState:
+        """empty (no tables at all), current, older, newer (a revision this version does not
+        know) or foreign (tables, but no shopbridge revision)."""
+        try:
+            with self.engine.connect() as conn:
+                return _state(conn)
+        except DatabaseError as exc:
+            raise self._unreadable(exc) from None
 
     def upgrade(self) -> None:
+        from alembic import command
+
+        if self.schema_state() == "newer":
+            self.check_schema()  # raises, naming the revision
         command.upgrade(self.alembic_config(), "head")
+
+    def create_schema_if_empty(self) -> bool:
+        """On a database with no tables at all, create the schema at the latest revision: the
+        models' DDL plus the revision stamp, in one transaction (on SQLite one BEGIN IMMEDIATE, so
+        two first uses at once create it once; any failure leaves the file as empty as it was).
+        Same schema as `db upgrade` (tests/store/test_ledger.py compares them), a third the time,
+        and without importing Alembic. Returns whether it created the schema."""
+        from shopbridge.store.models import Base
+
+        try:
+            with self.engine.begin() as conn:
+                if _state(conn) != "empty":
+                    return False
+                Base.metadata.create_all(conn)
+                if VERSION_TABLE in _table_names(conn):  # left by a downgrade to base
+                    conn.execute(text("DELETE FROM alembic_version"))
+                else:
+                    conn.execute(
+                        text(
+                            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                        )
+                    )
+                conn.execute(
+                    text("INSERT INTO alembic_version (version_num) VALUES (:rev)"),
+                    {"rev": self.head_revision()},
+                )
+        except DatabaseError as exc:
+            raise self._unreadable(exc) from None
+        return True
 
     def check_schema(self) -> None:
         """Refuse to run on a schema this version does not know, with the fix in the message."""
-        current, head = self.current_revision(), self.head_revision()
-        if current == head:
+        state = self.schema_state()
+        if state == "current":
             return
-        script = ScriptDirectory.from_config(self.alembic_config())
-        if current is None:
+        head = self.head_revision()
+        if state == "foreign" and self.dialect == "sqlite":
+            raise SchemaError(
+                f"the database {self._where()} holds tables but no shopbridge schema: "
+                "point SHOPBRIDGE_DATABASE_URL at an empty or a shopbridge database"
+            )
+        if state in ("empty", "foreign"):
             raise SchemaError(
                 "the database has no shopbridge schema yet: run `shopbridge db upgrade`"
             )
-        if not _known(script, current):
+        current = self.current_revision()
+        if state == "newer":
             raise SchemaError(
                 f"the database schema ({current}) is from a newer shopbridge: upgrade shopbridge"
             )
@@ -151,6 +208,61 @@ class Database:
             "run `shopbridge db upgrade`"
         )
 
+    def _where(self) -> str:
+        url = self.engine.url
+        return str(url.database) if self.dialect == "sqlite" else url.render_as_string()
 
-def _known(script: ScriptDirectory, revision: str) -> bool:
-    return any(rev.revision == revision for rev in script.walk_revisions())
+    def _unreadable(self, exc: DatabaseError) -> ConfigError:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+        if self.dialect == "sqlite" and "not a database" in reason:
+            return ConfigError(
+                f"{self._where()} is not a SQLite database ({reason}): move it away or set "
+                "SHOPBRIDGE_DATABASE_URL to another file"
+            )
+        return ConfigError(f"cannot open the database {self._where()}: {reason}")
+
+
+def _table_names(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names())
+
+
+def _version(conn: Connection, tables: set[str]) -> str | None:
+    if VERSION_TABLE not in tables:
+        return None
+    rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
+
+
+def _state(conn: Connection) -> SchemaState:
+    tables = _table_names(conn)
+    current = _version(conn, tables)
+    if current is None:
+        return "foreign" if tables - {VERSION_TABLE} else "empty"
+    known, head = migration_revisions()
+    if current == head:
+        return "current"
+    return "older" if current in known else "newer"
+
+
+_REVISION = re.compile(r"""^revision(?:\s*:[^=]*)?=\s*["']([^"']+)["']""", re.M)
+_DOWN = re.compile(r"""^down_revision(?:\s*:[^=]*)?=\s*(?:["']([^"']+)["']|None)""", re.M)
+
+
+@cache
+def migration_revisions() -> tuple[frozenset[str], str]:
+    """Every revision in migrations/versions and the single head, read from the files' text
+    (what Alembic's ScriptDirectory finds too: tests/store/test_ledger.py compares them)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN.search(source)
+        if revision is None or down is None:
+            raise SchemaError(f"migration {path.name} names no revision")
+        revisions.add(revision.group(1))
+        if down.group(1):
+            parents.add(down.group(1))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise SchemaError(f"the migrations have {len(heads)} heads: {sorted(heads)}")
+    return frozenset(revisions), heads.pop()

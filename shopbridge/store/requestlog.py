@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy import insert as sa_insert
 
 from shopbridge.domain.timeutil import utcnow
+from shopbridge.http.client import outcome
 from shopbridge.store.db import Database
 from shopbridge.store.models import RequestLog
 
@@ -73,7 +74,13 @@ def recent(database: Database, shop_id: int, limit: int = 50) -> list[dict[str, 
             .order_by(RequestLog.created_at.desc(), RequestLog.id.desc())
             .limit(limit)
         )
-        return [{name: getattr(row, name) for name in COLUMNS} for row in rows]
+        return [
+            {
+                **{name: getattr(row, name) for name in COLUMNS},
+                "outcome": outcome(row.status, row.error),  # 429, timeout, network error...
+            }
+            for row in rows
+        ]
 
 
 PRUNE_BATCH = 5_000  # rows a transaction: a long delete would hold SQLite's write lock

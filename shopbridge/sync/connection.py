@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shopbridge.channels.etsy.auth import EtsyOAuth, PendingAuthorization, TokenSet, callback_code
 from shopbridge.channels.etsy.client import EtsyClient
-from shopbridge.config import ETSY_API_URL, Settings
+from shopbridge.config import ETSY_API_URL, Settings, check_api_url
 from shopbridge.errors import (
     AuthError,
     FatalError,
@@ -40,7 +40,7 @@ from shopbridge.security import Vault, redact, register_secret
 from shopbridge.store import leases, requestlog
 from shopbridge.store.db import Database
 from shopbridge.store.ratelimit import StoreLimiterBackend
-from shopbridge.store.shops import Credentials, ShopRecord, ShopRepository
+from shopbridge.store.shops import Credentials, ShopRecord, ShopRepository, api_key_id
 
 log = logging.getLogger("shopbridge.connections")
 
@@ -339,6 +339,7 @@ class ShopConnections:
         cls, settings: Settings, database: Database, **kwargs: Any
     ) -> ShopConnections:
         kwargs.setdefault("default_api_url", settings.etsy_api_url)
+        kwargs.setdefault("retry", RetryPolicy(budget=settings.retry_budget_minutes * 60))
         return cls(database, Vault.from_settings(settings), **kwargs)
 
     # --- shops -----------------------------------------------------------------------------
@@ -350,12 +351,65 @@ class ShopConnections:
         shared_secret: str,
         api_url: str | None = None,
         warehouse: str | None = None,
+        *,
+        allow_custom_api_host: bool = False,
     ) -> ShopRecord:
+        """Register a shop; `api_url` must be Etsy's, this machine's (a sandbox), or allowed
+        explicitly (`allow_custom_api_host`: the keys and tokens go to that host)."""
+        url = (
+            check_api_url(api_url, allow_custom_host=allow_custom_api_host)
+            if api_url is not None
+            else self.default_api_url  # checked with the settings
+        )
         if not keystring.strip() or not shared_secret.strip():
             raise ShopbridgeError("both the keystring and the shared secret are required")
         register_secret(keystring, shared_secret)
         credentials = {"keystring": keystring.strip(), "shared_secret": shared_secret.strip()}
-        return self.shops.add(name, "etsy", api_url or self.default_api_url, credentials, warehouse)
+        return self.shops.add(name, "etsy", url, credentials, warehouse)
+
+    async def check_keys(
+        self, keystring: str, shared_secret: str, api_url: str | None = None
+    ) -> int:
+        """One cheap call (`openapi-ping`, app key only) that proves the key pair works; the
+        application id, or an error that says which part Etsy refused, when it says so."""
+        url = api_url or self.default_api_url
+        keystring, shared_secret = keystring.strip(), shared_secret.strip()
+        if not keystring or not shared_secret:
+            raise ShopbridgeError("both the keystring and the shared secret are required")
+        client = EtsyClient(
+            url,
+            keystring,
+            shared_secret,
+            limiter=self.limiter(api_key_id(keystring)),
+            request_sink=StoreRequestSink(self.database, None),
+            # A key check is a question, not a run: a few quick tries, then the answer.
+            retry=replace(
+                self.retry, attempts=3, budget=min(self.retry.budget, 30.0), max_wait=10.0
+            ),
+            transport=self.transport,
+            label=f"Etsy at {url}",
+        )
+        try:
+            async with client:
+                return await client.ping()
+        except FatalError as exc:
+            raise AuthError(_which_key(str(exc), url), exc.status) from None
+        except RetryableError as exc:
+            raise ShopbridgeError(
+                f"could not check the keys with {url} ({exc}): try again later, or add "
+                "--skip-check to register them unchecked"
+            ) from None
+
+    def replace_credentials(
+        self, name: str, shared_secret: str, keystring: str | None = None
+    ) -> ShopRecord:
+        """New app keys for a shop, kept in place (the shop keeps its records and history)."""
+        if not shared_secret.strip() or (keystring is not None and not keystring.strip()):
+            raise ShopbridgeError("the shared secret (and a keystring, if given) cannot be empty")
+        register_secret(shared_secret.strip(), *([keystring.strip()] if keystring else []))
+        return self.shops.replace_credentials(
+            name, keystring.strip() if keystring else None, shared_secret.strip()
+        )
 
     def set_enabled(self, name: str, enabled: bool) -> ShopRecord:
         shop = self.shops.get(name)
@@ -421,7 +475,7 @@ class ShopConnections:
         try:
             tokens = await oauth.exchange(code, pending)
         except AuthError as exc:
-            raise AuthError(f"{exc}: {_CHECK_KEYS}", exc.status) from None
+            raise AuthError(f"{exc}: {check_keys_advice(shop.name)}", exc.status) from None
         return await self._store_grant(shop, oauth, tokens)
 
     async def adopt_tokens(self, name: str, token_response: Mapping[str, Any]) -> ShopRecord:
@@ -494,10 +548,31 @@ class ShopConnections:
         )
 
 
-_CHECK_KEYS = (
-    "check the keystring and shared secret registered for this shop (`shopbridge shop show`); "
-    "if they are wrong, `shopbridge shop remove` it and `shopbridge shop add` it again"
-)
+def check_keys_advice(name: str) -> str:
+    """What to do when Etsy refuses the app's keys: replace them in place (never remove and
+    add, which used to import every order a second time)."""
+    return (
+        "check the keystring and shared secret registered for this shop; if they are wrong, "
+        f"replace them with `shopbridge shop credentials {name}` and connect again"
+    )
+
+
+def _which_key(message: str, url: str) -> str:
+    """Name the part of the key pair Etsy refused, from its answer (`Invalid API key` for an
+    unknown keystring, a message about the shared secret for a wrong one)."""
+    detail = message.partition(" refused ")[2].partition("): ")[0].strip("(") or message
+    lowered = detail.lower()
+    if "shared secret" in lowered:
+        return (
+            f"{url} knows the keystring but refused the shared secret ({detail}): copy the "
+            "shared secret again from the app's page on Etsy (Your apps)"
+        )
+    if "api key" in lowered or "keystring" in lowered:
+        return (
+            f"{url} does not know this keystring ({detail}): copy the keystring again from the "
+            "app's page on Etsy (Your apps)"
+        )
+    return f"{url} refused the keystring and shared secret ({detail})"
 
 
 def _not_ready(shop: ShopRecord) -> str:

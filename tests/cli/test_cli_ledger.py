@@ -39,7 +39,17 @@ def test_version(home: Path) -> None:
     assert result.stdout.startswith("shopbridge 0.")
 
 
+def _outdated(home: Path) -> None:
+    from alembic import command
+
+    home.mkdir()
+    database = Database(f"sqlite:///{home / 'shopbridge.db'}")
+    command.upgrade(database.alembic_config(), "0002")
+    database.dispose()
+
+
 def test_outdated_schema_is_one_line_with_the_fix(home: Path) -> None:
+    _outdated(home)
     result = run(home, "orders")
     assert result.returncode == 1
     assert "shopbridge db upgrade" in result.stderr
@@ -48,6 +58,7 @@ def test_outdated_schema_is_one_line_with_the_fix(home: Path) -> None:
 
 
 def test_debug_shows_the_traceback(home: Path) -> None:
+    _outdated(home)
     result = run(home, "--debug", "orders")
     assert result.returncode != 0
     assert "Traceback" in result.stderr

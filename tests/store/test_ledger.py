@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -169,3 +171,47 @@ def test_migrations_match_the_models(database: Database) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": False})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def _schema_lines(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """Each table's and index's DDL: its head and its sorted column and constraint clauses."""
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
+    schema = {}
+    for name, sql in rows:
+        head, body = sql[: sql.index("(")], sql[sql.index("(") + 1 : sql.rindex(")")]
+        clauses, depth, current = [], 0, ""
+        for char in body:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if char == "," and depth == 0:
+                clauses.append(" ".join(current.split()))
+                current = ""
+            else:
+                current += char
+        clauses.append(" ".join(current.split()))
+        schema[name] = (" ".join(head.split()), sorted(clauses))
+    return schema
+
+
+def test_schema_created_on_first_use_is_the_migrated_schema(tmp_path: Path) -> None:
+    migrated = Database(f"sqlite:///{tmp_path / 'migrated.db'}")
+    migrated.upgrade()
+    created = Database(f"sqlite:///{tmp_path / 'created.db'}")
+    assert created.create_schema_if_empty() is True
+    assert created.create_schema_if_empty() is False  # once
+    assert created.current_revision() == migrated.current_revision() == created.head_revision()
+    created.check_schema()
+    migrated.dispose()
+    created.dispose()
+    assert _schema_lines(tmp_path / "created.db") == _schema_lines(tmp_path / "migrated.db")
+
+
+def test_revisions_read_from_the_files_are_alembics(sqlite_database: Database) -> None:
+    from alembic.script import ScriptDirectory
+
+    from shopbridge.store.db import migration_revisions
+
+    script = ScriptDirectory.from_config(sqlite_database.alembic_config())
+    known, head = migration_revisions()
+    assert head == script.get_current_head()
+    assert known == {rev.revision for rev in script.walk_revisions()}

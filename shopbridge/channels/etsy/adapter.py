@@ -14,7 +14,7 @@ larger than the offset cap is split in halves until each part fits.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shopbridge.channels.base import Batch, Raw
@@ -27,12 +27,17 @@ from shopbridge.http.paging import fetch_pages
 
 PAGE = 100
 MAX_OFFSET = 12_000
+# getShopReceipts refuses min_created, max_created, min_last_modified and max_last_modified
+# below 946684800 (2000-01-01 UTC): the `minimum` of each in Etsy's OpenAPI document.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
 
 Fetch = Callable[[int], Awaitable[dict[str, Any]]]  # offset -> {"count", "results"}
 
 
 class EtsyAdapter:
+    earliest = EARLIEST  # the oldest date Etsy accepts in a receipt query
+
     def __init__(self, client: EtsyClient, shop_id: int, concurrency: int = 4) -> None:
         self.client = client
         self.shop_id = shop_id
@@ -98,6 +103,15 @@ class EtsyAdapter:
     async def orders_created(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
         async for batch in self._created_window(to_unix(start), to_unix(end) - 1):
             yield batch
+
+    async def orders_created_count(self, start: datetime, end: datetime) -> int:
+        low, high = max(to_unix(start), to_unix(self.earliest)), to_unix(end) - 1
+        if high < low:
+            return 0
+        page = await self.client.get_shop_receipts(
+            self.shop_id, limit=1, offset=0, min_created=low, max_created=high
+        )
+        return int(page["count"])
 
     async def order(self, external_id: str) -> Raw:
         """One receipt; GoneError when Etsy answers 404 for a receipt it once listed."""
