@@ -420,7 +420,9 @@ class ShopConnections:
 
     # --- OAuth -----------------------------------------------------------------------------
 
-    def _oauth(self, shop: ShopRecord) -> EtsyOAuth:
+    def _oauth(self, shop: ShopRecord, sink: StoreRequestSink | None = None) -> EtsyOAuth:
+        """The shop's OAuth client: its token calls take the key's limiter slots, are retried
+        like any call, and land in the request log (through `sink`, else one of their own)."""
         credentials = self.shops.credentials(shop.id)
         return EtsyOAuth(
             shop.api_url,
@@ -428,6 +430,9 @@ class ShopConnections:
             credentials["shared_secret"],
             transport=self.transport,
             clock=self.clock,
+            limiter=self.limiter(shop.api_key_id or shop.name),
+            request_sink=sink or StoreRequestSink(self.database, shop.id),
+            retry=self.retry,
         )
 
     def start_authorization(self, name: str, redirect_uri: str) -> PendingAuthorization:
@@ -514,9 +519,10 @@ class ShopConnections:
         shop = await asyncio.to_thread(self.shops.get, name)
         if shop.status != "connected":
             raise AuthError(_not_ready(shop))
-        oauth = await asyncio.to_thread(self._oauth, shop)
+        sink = StoreRequestSink(self.database, shop.id, run_id)
+        oauth = await asyncio.to_thread(self._oauth, shop, sink)
         tokens = ShopTokens(self.shops, shop, oauth, margin=self.refresh_margin, clock=self.clock)
-        return self._client(shop, oauth, tokens, run_id)
+        return self._client(shop, oauth, tokens, run_id, sink)
 
     def limiter(self, api_key_id: str) -> RateLimiter:
         return RateLimiter(self.limiter_backend, api_key_id, self.per_second, self.per_day)
@@ -527,6 +533,7 @@ class ShopConnections:
         oauth: EtsyOAuth,
         tokens: Any,
         run_id: int | None = None,
+        sink: StoreRequestSink | None = None,
     ) -> EtsyClient:
         return EtsyClient(
             shop.api_url,
@@ -534,7 +541,7 @@ class ShopConnections:
             oauth.shared_secret,
             tokens=tokens,
             limiter=self.limiter(shop.api_key_id or shop.name),
-            request_sink=StoreRequestSink(self.database, shop.id, run_id),
+            request_sink=sink or StoreRequestSink(self.database, shop.id, run_id),
             retry=self.retry,
             transport=self.transport,
             label=f"shop {shop.name!r}",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import time
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +15,9 @@ from connect_harness import FAST_RETRY, sandbox_config
 from cryptography.fernet import Fernet
 from workers import call_needing_refresh, refresh_and_call
 
-from shopbridge.errors import AuthError, ReauthRequiredError
+from shopbridge.errors import AuthError, ReauthRequiredError, RetryableError
+from shopbridge.http.ratelimit import MemoryLimiterBackend, Reservation
+from shopbridge.http.retry import RetryPolicy
 from shopbridge.sandbox.etsy.faults import FaultRule
 from shopbridge.sandbox.etsy.server import serve_in_thread
 from shopbridge.sandbox.etsy.world import EtsySandbox
@@ -74,11 +78,14 @@ async def test_401_mid_run_refreshes_once_and_the_run_goes_on(
         assert client.calls == 4  # 1 + (401, retry) + 1
     assert world.request_counts()["oauthToken"] == token_calls + 1
     rows = requestlog.recent(connections.database, connected.id, limit=10)
-    assert [(r["status"], r["retries"]) for r in reversed(rows)][-4:] == [
-        (200, 0),
-        (401, 0),
-        (200, 1),
-        (200, 0),
+    # The refresh is in the request log too, between the 401 and the retry.
+    assert [(r["path"].rsplit("/", 1)[1], r["status"], r["retries"])
+            for r in reversed(rows)][-5:] == [
+        ("me", 200, 0),
+        ("me", 401, 0),
+        ("token", 200, 0),
+        ("me", 200, 1),
+        ("me", 200, 0),
     ]
 
 
@@ -220,3 +227,77 @@ async def test_a_refresh_interrupted_after_etsy_answered_is_named_in_the_reauth_
         with pytest.raises(ReauthRequiredError, match="was interrupted after spending"):
             await client.get_me()
     assert connections.shops.get("crafts").status == "reauth_required"
+
+
+class CountingBackend(MemoryLimiterBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reserved: list[str] = []
+
+    def reserve(self, key: str, spacing: Any, per_day: int, max_wait: float) -> Reservation:
+        self.reserved.append(key)
+        return super().reserve(key, spacing, per_day, max_wait)
+
+
+def _token_rows(connections: ShopConnections, shop: ShopRecord) -> list[dict[str, Any]]:
+    rows = requestlog.recent(connections.database, shop.id, limit=50)
+    return [row for row in reversed(rows) if row["path"] == "/v3/public/oauth/token"]
+
+
+async def test_token_endpoint_429s_are_waited_out_through_the_limiter_and_logged(
+    connections: ShopConnections, connected: ShopRecord, world: EtsySandbox,
+    transport: httpx.ASGITransport,
+) -> None:
+    backend = CountingBackend()
+    ours = ShopConnections(connections.database, connections.shops.vault, transport=transport,
+                           per_second=1000, limiter_backend=backend,
+                           retry=RetryPolicy(attempts=6, initial=0.01, max_wait=2))
+    connections.shops.rotate_credentials(
+        connected.id, lambda c: {**c, "expires_at": time.time() + 30})
+    old = connections.shops.credentials(connected.id)["refresh_token"]
+    # Etsy's token endpoint is rate limited for a while: 3 answers of 429, retry-after 1 s.
+    world.faults.set_rules([FaultRule("rate_limit", operation="oauthToken", times=3)])
+    started = time.monotonic()
+    async with await ours.client_for("crafts") as client:
+        me = await client.get_me()
+    assert me.user_id and time.monotonic() - started >= 3 * 0.9  # retry-after honoured
+    assert connections.shops.get("crafts").status == "connected"
+    assert connections.shops.credentials(connected.id)["refresh_token"] != old
+    rows = _token_rows(connections, connected)[-4:]  # (the first was the code exchange)
+    assert [(r["method"], r["status"], r["retries"]) for r in rows] == [
+        ("POST", 429, 0), ("POST", 429, 1), ("POST", 429, 2), ("POST", 200, 3)]
+    assert all(r["rate"] == {"retry-after": "1"} for r in rows[:3])
+    logged = json.dumps(rows, default=str)
+    assert old not in logged and world.shared_secret not in logged
+    # Four token calls and one getMe, each through the key's shared limiter.
+    api_key = connections.shops.get("crafts").api_key_id
+    assert len(backend.reserved) == 5 and set(backend.reserved) == {api_key}
+
+
+async def test_token_endpoint_limited_for_a_long_time_is_retryable_not_a_refusal(
+    connections: ShopConnections, connected: ShopRecord, world: EtsySandbox
+) -> None:
+    connections.shops.rotate_credentials(
+        connected.id, lambda c: {**c, "expires_at": time.time() + 30})
+    # Longer than the retry policy sleeps through (2 s here; Etsy's daily limit says 86400).
+    world.faults.set_rules([FaultRule("rate_limit", operation="oauthToken", retry_after=4)])
+    async with await connections.client_for("crafts") as client:
+        with pytest.raises(RetryableError, match="token endpoint answered 429"):
+            await client.get_me()
+    assert connections.shops.get("crafts").status == "connected"  # not a refused app
+    world.faults.clear()
+    started = time.monotonic()
+    async with await connections.client_for("crafts") as client:
+        assert (await client.get_me()).user_id  # the next run refreshes with the same token
+    assert time.monotonic() - started >= 3  # the key waited out the retry-after first
+
+
+async def test_token_endpoint_500s_are_retried(
+    connections: ShopConnections, connected: ShopRecord, world: EtsySandbox
+) -> None:
+    connections.shops.rotate_credentials(
+        connected.id, lambda c: {**c, "expires_at": time.time() + 30})
+    world.faults.set_rules([FaultRule("error", operation="oauthToken", status=500, times=2)])
+    async with await connections.client_for("crafts") as client:
+        assert (await client.get_me()).user_id
+    assert [r["status"] for r in _token_rows(connections, connected)][-3:] == [500, 500, 200]
