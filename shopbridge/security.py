@@ -144,7 +144,12 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Formats each record's message once, redacted, so no handler can print a secret."""
+    """Formats each record's message once, redacted, so no handler can print a secret.
+
+    A traceback is formatted here and kept, redacted, in `exc_text` (the exception itself is
+    dropped so no formatter can print it unredacted): every formatter, the JSON one included,
+    prints `exc_text`. So is a stack given with `stack_info`.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -152,7 +157,11 @@ class RedactingFilter(logging.Filter):
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

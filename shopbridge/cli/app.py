@@ -1,56 +1,203 @@
-"""The `shopbridge` command."""
+"""The `shopbridge` command.
+
+Commands load lazily: `shopbridge orders` imports the ledger views and nothing else, `--version`
+and `--help` import no command module at all (the listing below carries each command's one-line
+help; tests/cli/test_cli_startup.py checks it against the commands themselves).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from importlib.metadata import version
+from dataclasses import dataclass
+from typing import Any
 
 import typer
-from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
-from shopbridge.cli import db as db_commands
-from shopbridge.cli import errors as error_commands
-from shopbridge.cli import items as item_commands
-from shopbridge.cli import ledger
-from shopbridge.cli import requests as requests_commands
-from shopbridge.cli import runs as runs_commands
-from shopbridge.cli import sandbox as sandbox_commands
-from shopbridge.cli import schedule as schedule_commands
-from shopbridge.cli import shops as shop_commands
-from shopbridge.cli import sync as sync_commands
-from shopbridge.cli.budget import budget
 from shopbridge.cli.context import AppContext
-from shopbridge.cli.demo import demo
-from shopbridge.cli.output import err_console
-from shopbridge.cli.serve import serve
-from shopbridge.cli.worker import worker
 from shopbridge.errors import ShopbridgeError
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a command lives (module and attribute: a Typer sub-app or a function), its one-line
+    help for `shopbridge --help`, and the help panel it is listed under."""
+
+    module: str
+    attribute: str
+    help: str
+    panel: str
+
+
+START, LEDGER, SYNC, CALLS, PROCESSES = (
+    "Getting started",
+    "The ledger",
+    "Syncing",
+    "API calls and limits",
+    "Long-running processes",
+)
+
+# In the order `--help` lists them, panel by panel.
+COMMANDS: dict[str, LazyCommand] = {
+    "demo": LazyCommand(
+        "shopbridge.cli.demo",
+        "demo",
+        "Run a sandboxed Etsy shop, connect it, import its listings and orders, and sync again.",
+        START,
+    ),
+    "shop": LazyCommand(
+        "shopbridge.cli.shops",
+        "app",
+        "Connected shops: add, list, show, connect, disable, enable, remove.",
+        START,
+    ),
+    "db": LazyCommand("shopbridge.cli.db", "app", "Create and check the ledger's schema.", START),
+    "orders": LazyCommand("shopbridge.cli.ledger", "orders", "Sales orders, newest first.", LEDGER),
+    "customers": LazyCommand(
+        "shopbridge.cli.ledger", "customers", "Customers with their order counts.", LEDGER
+    ),
+    "items": LazyCommand(
+        "shopbridge.cli.items",
+        "app",
+        "Items (products) in the ledger, and unmatched channel variants.",
+        LEDGER,
+    ),
+    "stock": LazyCommand(
+        "shopbridge.cli.ledger", "stock", "Stock per variant and warehouse.", LEDGER
+    ),
+    "sync": LazyCommand(
+        "shopbridge.cli.sync", "app", "Pull listings and orders from a shop now.", SYNC
+    ),
+    "schedule": LazyCommand("shopbridge.cli.schedule", "app", "When each shop's jobs run.", SYNC),
+    "runs": LazyCommand(
+        "shopbridge.cli.runs", "app", "Sync history: what ran, what it did, and replays.", SYNC
+    ),
+    "errors": LazyCommand(
+        "shopbridge.cli.errors",
+        "app",
+        "Records that failed to import: list, retry, dismiss.",
+        SYNC,
+    ),
+    "budget": LazyCommand(
+        "shopbridge.cli.budget",
+        "budget",
+        "Calls used today, forecast for the day and remaining budget, per API key and per shop.",
+        CALLS,
+    ),
+    "requests": LazyCommand(
+        "shopbridge.cli.requests",
+        "requests",
+        "Show the request log of a shop (method, path, query, status, time, rate headers).",
+        CALLS,
+    ),
+    "serve": LazyCommand(
+        "shopbridge.cli.serve",
+        "serve",
+        "Run due jobs on their schedules in this process; stop cleanly on SIGINT/SIGTERM.",
+        PROCESSES,
+    ),
+    "worker": LazyCommand(
+        "shopbridge.cli.worker",
+        "worker",
+        "Run scheduled and queued jobs from the shared PostgreSQL queue until SIGINT/SIGTERM.",
+        PROCESSES,
+    ),
+    "sandbox": LazyCommand(
+        "shopbridge.cli.sandbox", "app", "Local stand-ins for the sales channels' APIs.", PROCESSES
+    ),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import one command's module and build its Click command (a Typer sub-app stays a group,
+    even with a single subcommand)."""
+    spec = COMMANDS[name]
+    target = getattr(importlib.import_module(spec.module), spec.attribute)
+    if isinstance(target, typer.Typer):
+        command: Any = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    command.rich_help_panel = spec.panel
+    _plain_help(command)
+    return command
+
+
+def _plain_help(command: Any) -> None:
+    """Click's plain help for a command and everything under it: the same look as the root's,
+    and no Rich help renderer (Markdown, tracebacks: 0.15 s of imports) to load for it."""
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: a command's module is imported when that command runs; listing commands
+    (help, suggestions) uses the table above."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:
+            spec = COMMANDS[cmd_name]
+            return TyperCommand(
+                name=cmd_name, help=spec.help, short_help=spec.help, rich_help_panel=spec.panel
+            )
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands under their headings, in the table's order."""
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for name, spec in COMMANDS.items():
+            panels.setdefault(spec.panel, []).append((name, spec.help))
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
+
+EXAMPLES = """\b
+Examples:
+  shopbridge demo                     a sandboxed Etsy shop, imported end to end
+  shopbridge shop add etsy --name my-shop --keystring KEY --shared-secret SECRET
+  shopbridge shop connect my-shop     authorise it in the browser
+  shopbridge sync orders my-shop      pull its orders now
+  shopbridge orders --shop my-shop    what came in
+  shopbridge COMMAND --help           every command's options
+"""
 
 app = typer.Typer(
     name="shopbridge",
+    cls=LazyGroup,
+    rich_markup_mode=None,
     help="Keep online shops and the back office in step.",
+    epilog=EXAMPLES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(db_commands.app, name="db")
-app.add_typer(sync_commands.app, name="sync")
-app.add_typer(item_commands.app, name="items")
-ledger.register(app)
-app.add_typer(error_commands.app, name="errors")
-app.command("demo")(demo)
-app.add_typer(schedule_commands.app, name="schedule")
-app.add_typer(runs_commands.app, name="runs")
-app.command("budget")(budget)
-app.command("serve")(serve)
-app.command("worker")(worker)
-app.add_typer(shop_commands.app, name="shop")
-app.add_typer(sandbox_commands.app, name="sandbox", help="Local stand-ins for the shops' APIs.")
-app.command("requests")(requests_commands.requests)
 
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version
+
         print(f"shopbridge {version('shopbridge')}")
         raise typer.Exit()
 
@@ -74,20 +221,24 @@ def main(argv: list[str] | None = None) -> int:
     except ShopbridgeError as exc:
         if "--debug" in args:
             raise
+        from rich.markup import escape
+
+        from shopbridge.cli.output import err_console
+
         # One line however narrow the terminal (soft_wrap), and the message is text, not markup.
         err_console.print(
             f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
         )
         return _exit(1)
     except typer.Abort:
-        err_console.print("aborted")
+        print("aborted", file=sys.stderr)
         return _exit(1)
     except typer.TyperException as exc:  # usage errors (Typer bundles its own Click)
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
-            err_console.print(exc.format_message(), highlight=False, markup=False)
+            print(exc.format_message(), file=sys.stderr)
         return _exit(exc.exit_code)
     except KeyboardInterrupt:
         return _exit(130)

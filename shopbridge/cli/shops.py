@@ -27,7 +27,7 @@ from shopbridge.sync.connection import (
 )
 
 app = typer.Typer(
-    help="Connected shops: add, list, show, connect, credentials, disable, remove.",
+    help="Connected shops: add, list, show, connect, credentials, disable, enable, remove.",
     no_args_is_help=True,
 )
 add_app = typer.Typer(help="Register a shop.", no_args_is_help=True)

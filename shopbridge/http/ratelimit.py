@@ -6,6 +6,16 @@ Where the slots are kept is a backend: in memory for one process, in the store f
 (`shopbridge.store.ratelimit`). Response headers feed back: a lower `x-limit-per-second` is
 adopted, an empty `x-remaining-this-second` or a `retry-after` pauses the key for everyone, and
 a falling `x-remaining-today` stretches the spacing so the day's budget lasts.
+
+Why hand-written rather than pyrate-limiter (pinned once, never imported, dropped in issue 18):
+its buckets count calls against fixed rates and answer "wait" or "go"; what this limiter needs
+is different. One slot schedule per API key kept in the ledger database so every worker process
+on every machine shares it (pyrate-limiter's SQL backends hold a bucket per process or per
+table, not a GCRA schedule in our transaction); rates that change while it runs, from response
+headers (a lower per-second limit, a pause for everyone on 429 or Retry-After, spacing stretched
+as the daily count falls); evenly spaced arrivals rather than bursts up to the bucket size,
+which Etsy's one-second window punishes. GCRA does that in one number per key; adapting
+pyrate-limiter to it would have been more code than the limiter itself.
 """
 
 from __future__ import annotations

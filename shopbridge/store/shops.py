@@ -342,9 +342,10 @@ class ShopRepository:
     def rotate_credentials(self, shop_id: int, rotate: Rotation) -> Credentials:
         """Run `rotate` on the credentials under the shop's lock; commit what it returns.
 
-        `rotate` returns None when nothing needs doing (another process already refreshed).
-        The new credentials are committed before this returns, so nobody uses an uncommitted
-        token and a crash never loses the rotated refresh token after its first use.
+        `rotate` returns None when nothing needs doing. It must be pure and quick: it runs
+        inside a write transaction (on SQLite one that locks the whole database), so it never
+        does I/O. A token refresh calls Etsy outside any transaction, under the shop's token
+        lease (`sync.connection.ShopTokens`), and commits the answer through this.
         """
         with self.database.write() as session:
             row = session.execute(
