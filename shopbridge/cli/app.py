@@ -64,7 +64,13 @@ COMMANDS: dict[str, LazyCommand] = {
         LEDGER,
     ),
     "stock": LazyCommand(
-        "shopbridge.cli.ledger", "stock", "Stock per variant and warehouse.", LEDGER
+        "shopbridge.cli.stock",
+        "app",
+        "Stock per variant and warehouse: on hand, reserved, available, offered.",
+        LEDGER,
+    ),
+    "warehouse": LazyCommand(
+        "shopbridge.cli.warehouse", "app", "Warehouses: where stock is kept (add, list).", LEDGER
     ),
     "sync": LazyCommand(
         "shopbridge.cli.sync", "app", "Pull listings and orders from a shop now.", SYNC

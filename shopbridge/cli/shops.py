@@ -218,20 +218,59 @@ def settings(
         "--match-by-name-and-postcode/--no-match-by-name-and-postcode",
         help="Match customers by name and postcode after buyer id and email.",
     ),
+    warehouse: str | None = typer.Option(
+        None, "--warehouse", help="The warehouse this shop's orders reserve in."
+    ),
+    stock_from: str | None = typer.Option(
+        None,
+        "--stock-from",
+        help="Warehouses this shop sells from, summed: W1,W2 (default: its own warehouse).",
+    ),
+    buffer: int | None = typer.Option(None, "--buffer", help="Units kept back from the offer."),
+    offer_percent: int | None = typer.Option(
+        None, "--offer-percent", help="The share of the rest offered, 0-100, rounded down."
+    ),
+    max_offer: int | None = typer.Option(
+        None, "--max-offer", help="Offer at most this many per variant (Etsy's ceiling: 999)."
+    ),
+    push_stock: bool | None = typer.Option(
+        None, "--push-stock/--no-push-stock", help="Push this shop's stock to the channel."
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Show a shop's import settings; options change them."""
+    """Show a shop's import and stock settings; options change them."""
+    context = app_context(ctx)
     shops = _service(ctx).shops
+    shop_id = shops.get(name).id
     changes = {
         "import_orders": import_orders,
         "seed_stock_on_import": seed_stock,
         "match_customers_by_name_and_postcode": match_by_name,
     }
+    from shopbridge.store import stock
+
+    with context.database().write() as session:  # stock first: a bad value changes nothing
+        if warehouse is not None:
+            stock.set_shop_warehouse(session, shop_id, warehouse)
+        sources = stock_from.split(",") if stock_from is not None else None
+        offer = (stock_from, buffer, offer_percent, max_offer, push_stock)
+        if any(value is not None for value in offer):
+            stock.change_offer_settings(
+                session,
+                shop_id,
+                sources=sources,
+                buffer=buffer,
+                offer_percent=offer_percent,
+                max_offer=max_offer,
+                push_stock=push_stock,
+            )
     if any(value is not None for value in changes.values()):
         current = shops.change_import_settings(name, **changes)
     else:
         current = shops.import_settings(name)
-    emit_object(current.as_dict(), f"Import settings of {name}", as_json)
+    with context.database().read() as session:
+        summary = stock.offer_summary(session, shop_id)
+    emit_object({**current.as_dict(), **summary}, f"Settings of {name}", as_json)
 
 
 @app.command("disable")

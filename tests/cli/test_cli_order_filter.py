@@ -29,6 +29,13 @@ def test_shop_settings_and_a_run_that_takes_only_shipped_orders(
             "seed_stock_on_import": True,
             "match_customers_by_name_and_postcode": False,
             "import_orders": "all",
+            # The stock settings (issue 14): its warehouse, sold from alone, all of it offered.
+            "warehouse": "main",
+            "stock_from": ["main"],
+            "buffer": 0,
+            "offer_percent": 100,
+            "max_offer": None,
+            "push_stock": True,
         }
         changed = ok_json(
             run(tmp_path, key, "shop", "settings", SHOP, "--import-orders", "paid",
