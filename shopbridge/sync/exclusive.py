@@ -37,6 +37,10 @@ class JobBusyError(ShopbridgeError):
     """Another process runs this shop's stream right now."""
 
 
+class LeaseLostError(ShopbridgeError):
+    """The run's lease went to another process while it ran: the run was stopped."""
+
+
 def holder_id() -> str:
     """Who holds a lease: host, process id and a nonce (one per runtime or service)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -77,13 +81,23 @@ async def run_lease(
             f"for it to finish (`shopbridge runs list --shop {shop}`)"
         )
     token = _held.set(_held.get() | {name})
-    keeper = asyncio.create_task(_keep(database, name, holder, ttl))
+    lost = asyncio.Event()
+    keeper = asyncio.create_task(_keep(database, name, holder, ttl, lost, asyncio.current_task()))
     try:
         closed = await asyncio.to_thread(history.close_interrupted, database, shop_id, stream)
         if closed:
             log.info("closed %d interrupted %s run(s) of %s", closed, stream, shop)
         try:
             yield
+        except asyncio.CancelledError:
+            if lost.is_set():  # stopped by the keeper: the new holder closed our run already
+                raise LeaseLostError(
+                    f"{stream} of shop {shop!r} stopped: another process took its lease "
+                    "while it ran (the database was unreachable for longer than the lease)"
+                ) from None
+            await asyncio.shield(
+                asyncio.to_thread(history.close_interrupted, database, shop_id, stream))
+            raise
         except BaseException:
             # Stopped mid-run: the page in flight commits or not as a whole; close the run
             # with what it committed.
@@ -129,7 +143,13 @@ def _dead_here(holder: str) -> bool:
     return False
 
 
-async def _keep(database: Database, name: str, holder: str, ttl: timedelta) -> None:
+async def _keep(
+    database: Database, name: str, holder: str, ttl: timedelta, lost: asyncio.Event,
+    run: asyncio.Task[object] | None,
+) -> None:
+    """Renew the lease every third of its TTL. A database error is logged and retried at the
+    next beat (the lease is still ours until it expires); a renewal refused because another
+    process holds it now stops the run, rather than running on beside the new holder."""
     while True:
         await asyncio.sleep(ttl.total_seconds() / 3)
         try:
@@ -138,4 +158,8 @@ async def _keep(database: Database, name: str, holder: str, ttl: timedelta) -> N
             log.warning("renewing lease %s failed (%s): trying again", name, type(exc).__name__)
             continue
         if not held:
-            log.warning("lease %s was lost while its run went on", name)
+            log.warning("lease %s was taken by another process: stopping this run", name)
+            lost.set()
+            if run is not None:
+                run.cancel()
+            return

@@ -13,14 +13,16 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sync_harness import SHOP, Harness
 
+from shopbridge.sandbox.etsy.faults import FaultRule
 from shopbridge.store import history, leases
 from shopbridge.store import runs as runs_store
 from shopbridge.store.db import Database
 from shopbridge.store.models import SyncRecord, SyncRun
 from shopbridge.store.runs import INTERRUPTED
-from shopbridge.sync.exclusive import JobBusyError
+from shopbridge.sync.exclusive import JobBusyError, LeaseLostError
 from shopbridge.sync.runs import RunRecorder
 
 
@@ -138,3 +140,45 @@ async def test_a_lease_whose_holder_died_on_this_machine_is_taken_over(
         return
     assert (await service.orders(SHOP)).status == "succeeded"
     assert run_row(database, killed).error == INTERRUPTED
+
+
+def _slow_pages(harness: Harness) -> None:
+    harness.world.faults.set_rules([FaultRule("latency", operation="getShopReceipts",
+                                              latency_ms=400)])
+
+
+async def test_the_lease_keeper_survives_a_database_error(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = harness.service
+    service.lease_ttl = timedelta(seconds=0.6)  # renewed every 0.2 s
+    _slow_pages(harness)
+    real, calls = leases.acquire, []
+
+    def flaky(*args: object, **kwargs: object) -> bool:
+        calls.append(args[1])
+        if len(calls) in (2, 3):  # the first two renewals meet a database error
+            raise OperationalError("UPDATE lease", {}, Exception("database is locked"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(leases, "acquire", flaky)
+    summary = await service.orders(SHOP)
+    assert summary.status == "succeeded"
+    assert len(calls) >= 5  # renewals went on after the errors
+
+
+async def test_a_run_whose_lease_another_process_took_stops(harness: Harness) -> None:
+    database, service = harness.database, harness.service
+    shop_id = harness.connections.shops.get(SHOP).id
+    service.lease_ttl = timedelta(seconds=0.6)
+    _slow_pages(harness)
+    name = leases.job_lease_name(shop_id, "orders")
+    run = asyncio.create_task(service.orders(SHOP))
+    while leases.holder_of(database, name) != service.holder:
+        await asyncio.sleep(0.02)
+    # The database was out of reach past the lease's TTL: another process took the job.
+    assert leases.take_over(database, name, service.holder, "elsewhere:7:cafe",
+                            timedelta(minutes=1))
+    with pytest.raises(LeaseLostError, match="another process took its lease"):
+        await asyncio.wait_for(run, 30)
+    assert leases.holder_of(database, name) == "elsewhere:7:cafe"  # not released by us
