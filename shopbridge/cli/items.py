@@ -10,8 +10,10 @@ from __future__ import annotations
 import typer
 
 from shopbridge.cli.context import app_context
-from shopbridge.cli.ledger import JSON, LIMIT
+from shopbridge.cli.ledger import show_view
+from shopbridge.cli.options import ALL, FORMAT, JSON, LIMIT, OutputFormat
 from shopbridge.cli.output import emit, emit_object
+from shopbridge.domain.records import ListingState
 from shopbridge.store import catalog, queries, variant_links
 
 app = typer.Typer(help="Items (products) in the ledger, and unmatched channel variants.")
@@ -20,12 +22,33 @@ ETSY_VARIANT = typer.Argument(..., help="The channel variant's id from `items un
 
 
 @app.callback(invoke_without_command=True)
-def items(ctx: typer.Context, limit: int = LIMIT, as_json: bool = JSON) -> None:
-    """Items (products) in the ledger with their variant counts."""
+def items(
+    ctx: typer.Context,
+    shop: str | None = typer.Option(
+        None, "--shop", metavar="NAME", help="Only items this shop lists."
+    ),
+    status: ListingState | None = typer.Option(
+        None, "--status", case_sensitive=False, help="Only items in this state."
+    ),
+    search: str | None = typer.Option(
+        None, "--search", metavar="TEXT", help="Title or a variant's SKU containing TEXT."
+    ),
+    limit: int = LIMIT,
+    every: bool = ALL,
+    fmt: OutputFormat = FORMAT,
+    as_json: bool = JSON,
+) -> None:
+    """Items (products) in the ledger with their variant counts.
+
+    \b
+    Examples:
+      shopbridge items --search mug
+      shopbridge items --shop my-shop --all --format csv > items.csv
+    """
     if ctx.invoked_subcommand is not None:
         return
-    with app_context(ctx).database().read() as session:
-        emit(queries.items(session, limit), "Items", as_json)
+    where = queries.ViewFilter(shop=shop, status=status.value if status else None, search=search)
+    show_view(ctx, queries.item_rows, "Items", where, limit, every, fmt, as_json)
 
 
 @app.command("unmatched")
