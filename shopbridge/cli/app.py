@@ -53,7 +53,9 @@ COMMANDS: dict[str, LazyCommand] = {
         START,
     ),
     "db": LazyCommand("shopbridge.cli.db", "app", "Create and check the ledger's schema.", START),
-    "orders": LazyCommand("shopbridge.cli.ledger", "orders", "Sales orders, newest first.", LEDGER),
+    "orders": LazyCommand(
+        "shopbridge.cli.ledger", "orders_app", "Sales orders, newest first.", LEDGER
+    ),
     "customers": LazyCommand(
         "shopbridge.cli.ledger", "customers", "Customers with their order counts.", LEDGER
     ),

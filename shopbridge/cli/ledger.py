@@ -6,6 +6,7 @@ in constant memory (`--format csv|jsonl|json`); filters narrow it first.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,9 +25,9 @@ from shopbridge.cli.options import (
     parse_moment,
     resolve_format,
 )
-from shopbridge.cli.output import emit_rows
+from shopbridge.cli.output import emit, emit_object, emit_rows
 from shopbridge.domain.records import ListingState, OrderStatus
-from shopbridge.store import queries
+from shopbridge.store import details, queries
 
 RowSource = Callable[[Any, queries.ViewFilter, int | None], Iterator[dict[str, Any]]]
 
@@ -46,6 +47,10 @@ def show_view(
         emit_rows(source(session, where, None if every else limit), title, fmt.value)
 
 
+orders_app = typer.Typer(help="Sales orders, newest first.")
+
+
+@orders_app.callback(invoke_without_command=True)
 def orders(
     ctx: typer.Context,
     shop: str | None = SHOP,
@@ -75,7 +80,10 @@ def orders(
       shopbridge orders --shop my-shop --status paid --from 2026-01-01
       shopbridge orders --search ada@example.com
       shopbridge orders --all --format csv > orders.csv
+      shopbridge orders show my-shop 1234567890
     """
+    if ctx.invoked_subcommand is not None:
+        return
     where = queries.ViewFilter(
         shop=shop,
         status=status.value if status else None,
@@ -84,6 +92,62 @@ def orders(
         search=search,
     )
     show_view(ctx, queries.order_rows, "Orders", where, limit, every, fmt, as_json)
+
+
+@orders_app.command("show")
+def show_order(
+    ctx: typer.Context,
+    shop: str = typer.Argument(..., metavar="SHOP", help="The shop's name."),
+    order: str = typer.Argument(
+        ..., metavar="ORDER", help="The order's number or the channel's receipt id."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON, the payload included."),
+) -> None:
+    """One order: totals, lines, customer and addresses, invoice, payments, shipments, refunds,
+    the runs that wrote it and the last payload kept for it."""
+    with app_context(ctx).database().read() as session:
+        detail = details.order_detail(session, shop, order)
+    if as_json:
+        emit_object(detail, "", True)
+        return
+    sections = {name: detail.pop(name) for name in SECTIONS}
+    customer, payload = detail.pop("customer"), detail.pop("payload")
+    detail.update(detail.pop("totals"))
+    detail["shipping_address"] = _one_line(detail["shipping_address"])
+    detail["flags"] = json.dumps(detail["flags"]) if detail["flags"] else None
+    if customer is not None:
+        detail["customer"] = f"{customer['name']} <{customer['email']}> (customer {customer['id']})"
+        detail["customer_addresses"] = (
+            "; ".join(_one_line(a) or "" for a in customer["addresses"]) or None
+        )
+    detail["payload"] = (
+        f"{len(payload)} fields kept from the channel: see --json"
+        if payload
+        else "none kept (payloads are kept for records that failed)"
+    )
+    emit_object(detail, f"Order {detail['number']} of {shop}", False)
+    for name, rows in sections.items():
+        if name == "invoice":
+            rows = [rows] if rows else []
+        if rows:
+            emit(
+                [
+                    {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in r.items()}
+                    for r in rows
+                ],
+                name.replace("_", " ").capitalize(),
+                False,
+            )
+
+
+SECTIONS = ("lines", "invoice", "payments", "shipments", "refunds", "history")
+
+
+def _one_line(address: dict[str, Any] | None) -> str | None:
+    if not address:
+        return None
+    parts = ("name", "line1", "line2", "city", "state", "postcode", "country_code")
+    return ", ".join(str(address[p]) for p in parts if address.get(p))
 
 
 def customers(

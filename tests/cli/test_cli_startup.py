@@ -85,7 +85,9 @@ def test_sub_apps_stay_groups_even_with_one_subcommand() -> None:
     assert list(add.commands) == ["etsy"]
     items = load_command("items")
     assert isinstance(items, typer.core.TyperGroup) and items.invoke_without_command
-    assert not isinstance(load_command("orders"), typer.core.TyperGroup)
+    orders = load_command("orders")
+    assert isinstance(orders, typer.core.TyperGroup) and list(orders.commands) == ["show"]
+    assert not isinstance(load_command("stock"), typer.core.TyperGroup)
 
 
 def test_every_command_module_is_in_the_table() -> None:
