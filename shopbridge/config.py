@@ -7,13 +7,16 @@ file live in the data directory (`SHOPBRIDGE_HOME`, else ~/.local/share/shopbrid
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import tempfile
 import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,19 +28,115 @@ from shopbridge.errors import ConfigError
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 ETSY_API_URL = "https://openapi.etsy.com"
+# The hosts of Etsy's Open API (`api.etsy.com` is equivalent to `openapi.etsy.com`).
+ETSY_API_HOSTS = ("openapi.etsy.com", "api.etsy.com")
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped), `localhost` and `*.localhost` (RFC 6761)."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def check_api_url(
+    url: str,
+    *,
+    allow_custom_host: bool = False,
+    what: str = "--api-url",
+    custom_flag: str = "--allow-custom-api-host",
+) -> str:
+    """The API URL as stored (scheme and host lower case, no trailing slash), or a ConfigError.
+
+    Etsy's API hosts over https are accepted; plain http only for this machine (loopback, where
+    the sandbox runs); any other host only with `allow_custom_host`, and then over https only,
+    because the app's keys and the shop's tokens travel with every request."""
+    shown = url if len(url) <= 200 else url[:200] + "..."
+    if not url.strip():
+        raise ConfigError(f"{what} is empty: leave it out to use Etsy's API ({ETSY_API_URL})")
+    if "://" not in url:
+        raise ConfigError(
+            f"{what} {shown!r} has no scheme: write https://HOST (http://{shown} only for a "
+            "sandbox on this machine)"
+        )
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{what} {shown!r} is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(
+            f"{what} {shown!r}: only https:// URLs are accepted (http:// only for a sandbox on "
+            "this machine)"
+        )
+    if not host:
+        raise ConfigError(f"{what} {shown!r} has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{what} {shown!r} must not carry a user name or password")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{what} {shown!r} must not have a query or a fragment")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    path = parts.path.rstrip("/")
+    loopback = is_loopback_host(host)
+    if scheme == "http" and not loopback:
+        raise ConfigError(
+            f"{what} {shown!r}: plain http would send the API keys and tokens unencrypted; it "
+            "is accepted only for this machine (127.0.0.1, ::1, localhost), where the sandbox "
+            "runs: use https://"
+        )
+    if scheme == "https" and host in ETSY_API_HOSTS:
+        if path or port not in (None, 443):
+            raise ConfigError(f"{what} {shown!r}: give Etsy's host only, e.g. {ETSY_API_URL}")
+        return f"https://{host}"
+    if not loopback and not allow_custom_host:
+        raise ConfigError(
+            f"{what} {shown!r} is not Etsy's API ({', '.join(ETSY_API_HOSTS)}): shopbridge "
+            f"would send the app's keys and the shop's tokens to {host}. If that host is yours "
+            f"(a proxy), say so with {custom_flag}"
+        )
+    return f"{scheme}://{netloc}{path}"
+
+
+def _named_path(variable: str, value: str) -> Path:
+    """A path given by an environment variable: an empty value names nothing (it used to mean
+    the current directory, silently) and is refused."""
+    if not value.strip():
+        raise ConfigError(f"{variable} is set but empty: give it a path, or unset it")
+    return Path(value).expanduser()
 
 
 def default_home() -> Path:
     home = os.environ.get("SHOPBRIDGE_HOME")
-    if home:
-        return Path(home).expanduser()
+    if home is not None:
+        return _named_path("SHOPBRIDGE_HOME", home)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "shopbridge"
 
 
 def config_file_path() -> Path:
+    """`SHOPBRIDGE_CONFIG` (which must name an existing file), else config.toml in the data
+    directory (optional)."""
     explicit = os.environ.get("SHOPBRIDGE_CONFIG")
-    return Path(explicit).expanduser() if explicit else default_home() / "config.toml"
+    if explicit is None:
+        return default_home() / "config.toml"
+    path = _named_path("SHOPBRIDGE_CONFIG", explicit)
+    if not path.is_file():
+        raise ConfigError(
+            f"SHOPBRIDGE_CONFIG names {path}, which "
+            f"{'is not a file' if path.exists() else 'does not exist'}"
+        )
+    return path
 
 
 class Settings(BaseSettings):
@@ -47,6 +146,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: SecretStr | None = None
     log_json: bool = False
+    # Any other API host than Etsy's (or this machine) must be allowed here first.
+    allow_custom_api_host: bool = False
     etsy_api_url: str = ETSY_API_URL
     request_log_days: int = Field(default=14, ge=1, le=3650)
     # Scheduling (issue 7): global switch and default intervals; 0 turns a stream off.
@@ -62,6 +163,9 @@ class Settings(BaseSettings):
     retention_succeeded_days: int = Field(default=30, ge=1, le=3650)
     retention_failed_days: int = Field(default=60, ge=1, le=3650)
     retry_max_attempts: int = Field(default=8, ge=1, le=100)
+    # How long one run may keep retrying failed calls (429 storms, 5xx, timeouts) in all,
+    # Retry-After waits included, before it fails; the next run resumes from its cursor.
+    retry_budget_minutes: float = Field(default=10.0, gt=0, le=1440)
     # API budget per key: the channel's daily limit minus a share kept for manual work.
     api_daily_limit: int = Field(default=10_000, ge=1)
     api_per_second: float = Field(default=10.0, gt=0)
@@ -79,6 +183,13 @@ class Settings(BaseSettings):
     alert_failures_in_row: int = Field(default=3, ge=1, le=100)
     alert_budget_fraction: float = Field(default=0.9, gt=0, le=1)
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home_named(cls, home: Any) -> Any:
+        if isinstance(home, str) and not home.strip():
+            raise ValueError("the data directory is empty: give it a path")
+        return home
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, url: str | None) -> str | None:
@@ -93,6 +204,19 @@ class Settings(BaseSettings):
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         return url
+
+    @field_validator("etsy_api_url")
+    @classmethod
+    def _checked_api_url(cls, url: str, info: ValidationInfo) -> str:
+        try:
+            return check_api_url(
+                url,
+                allow_custom_host=bool(info.data.get("allow_custom_api_host")),
+                what="etsy_api_url",
+                custom_flag="allow_custom_api_host = true",
+            )
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @classmethod
     def settings_customise_sources(
@@ -119,12 +243,15 @@ class Settings(BaseSettings):
         return self.home / "secret.key"
 
     def ensure_home(self) -> Path:
-        """Create the data directory (0700) and check that it is writable."""
+        """Create the data directory (0700) and check that it is writable.
+
+        The probe is a temporary file of this call's own: a fixed name raced between commands
+        started at once (one removed it under another, "not writable").
+        """
         try:
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            probe = self.home / ".write-probe"
-            probe.write_text("")
-            probe.unlink()
+            with tempfile.TemporaryFile(dir=self.home, prefix=".write-probe-"):
+                pass
         except OSError as exc:
             raise ConfigError(
                 f"data directory {self.home} is not writable ({exc.strerror}); "
@@ -146,7 +273,13 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(
-            f"invalid setting {where!r} ({path if path.exists() else 'environment'}): "
-            f"{first['msg']}"
-        ) from None
+        variable = f"SHOPBRIDGE_{where.upper()}"
+        source = (
+            f"environment variable {variable}"
+            if variable in os.environ
+            else f"config file {path}"
+            if path.exists()
+            else "environment"
+        )
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {where!r} ({source}): {message}") from None

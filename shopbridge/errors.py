@@ -19,6 +19,11 @@ class SchemaError(ShopbridgeError):
     """The database schema is older or newer than this version of shopbridge."""
 
 
+class WindowError(ShopbridgeError):
+    """A date window that makes no sense (in the future, backwards, before what the channel
+    accepts): refused before any call."""
+
+
 class RetryableError(ShopbridgeError):
     """A transient failure (429, 5xx, timeout, dropped connection, truncated body)."""
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import as_utc
-from shopbridge.security import RedactingFilter
+from shopbridge.security import RedactingFilter, redact
 from shopbridge.store import runs
 from shopbridge.store.db import Database
 from shopbridge.store.models import Cursor, JobSchedule, RequestLog, Shop
@@ -30,8 +30,14 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            event["exception"] = self.formatException(record.exc_info)
+        # The redacting filter leaves a traceback as text in exc_text (and no exc_info): it used
+        # to be dropped here, so --log-json logs had no traceback at all.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            event["exception"] = record.exc_text
+        if record.stack_info:
+            event["stack"] = redact(self.formatStack(record.stack_info))
         return json.dumps(event, default=str)
 
 

@@ -28,6 +28,8 @@ class Batch:
 class ChannelAdapter(Protocol):
     """What a sync engine needs from a channel."""
 
+    earliest: datetime  # the oldest date the channel accepts in an order query
+
     @property
     def api_calls(self) -> int:
         """API calls made so far through this adapter (retries included)."""
@@ -43,6 +45,11 @@ class ChannelAdapter(Protocol):
 
     def orders_created(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
         """Every order created in [start, end) (historic imports)."""
+        ...
+
+    async def orders_created_count(self, start: datetime, end: datetime) -> int:
+        """How many orders were created in [start, end), in one call: a history import that
+        finds none before its start has read the whole shop."""
         ...
 
     def open_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:

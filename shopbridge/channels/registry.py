@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from shopbridge.channels.base import ChannelAdapter
@@ -20,3 +21,10 @@ def adapter_for(channel: str, client: Any, external_shop_id: int) -> ChannelAdap
     except KeyError:
         raise ConfigError(f"no adapter for channel {channel!r}") from None
     return factory(client, external_shop_id)
+
+
+def earliest_for(channel: str) -> datetime:
+    """The oldest date the channel accepts in an order query (history imports start there)."""
+    factory = ADAPTERS.get(channel)
+    earliest = getattr(factory, "earliest", None)
+    return earliest if isinstance(earliest, datetime) else datetime(1970, 1, 1, tzinfo=UTC)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from shopbridge.errors import ShopbridgeError
 from shopbridge.sandbox.etsy import SandboxConfig, create_app
 from shopbridge.sandbox.etsy.server import bind
 
@@ -40,6 +41,25 @@ def etsy(
     daily: Annotated[int, typer.Option(help="Requests per sliding 24 h per API key.")] = 10_000,
 ) -> None:
     """Serve a sandboxed Etsy Open API v3 (Etsy's own paths under the base URL)."""
+    if not 0 <= port <= 65535:
+        raise ShopbridgeError(f"--port {port} is not a TCP port (0-65535; 0 picks a free one)")
+    for flag, value, least in (
+        ("--listings", listings, 1),
+        ("--receipts", receipts, 0),
+        ("--shops", shops, 1),
+        ("--qps", qps, 1),
+        ("--daily", daily, 1),
+    ):
+        if value < least:
+            raise ShopbridgeError(f"{flag} {value} must be at least {least}")
+    # The port first: generating the data takes a while, a busy port is known at once.
+    try:
+        sock = bind(host, port)
+    except OSError as exc:  # busy, or an address this machine does not have
+        raise ShopbridgeError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): pick another --port "
+            "(0 picks a free one) or --host"
+        ) from None
     config = SandboxConfig(
         seed=seed,
         listings=listings,
@@ -53,8 +73,8 @@ def etsy(
         config.redirect_uris = list(redirect_uri)
     application = create_app(config)
     world = application.state.sandbox
-    sock = bind(host, port)
-    base_url = f"http://{host}:{sock.getsockname()[1]}"
+    url_host = f"[{host}]" if ":" in host else host
+    base_url = f"http://{url_host}:{sock.getsockname()[1]}"
     user_id, shop_id = world.shops[0]
     info = {
         "base_url": base_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 import webbrowser
@@ -14,8 +15,9 @@ import typer
 
 from shopbridge.cli.context import app_context
 from shopbridge.cli.output import console, emit, emit_object
+from shopbridge.config import check_api_url
 from shopbridge.domain.records import OrderFilter
-from shopbridge.errors import AuthError
+from shopbridge.errors import AuthError, ShopbridgeError
 from shopbridge.store.shops import ShopRecord
 from shopbridge.sync.connection import (
     CALLBACK_PATH,
@@ -25,12 +27,69 @@ from shopbridge.sync.connection import (
 )
 
 app = typer.Typer(
-    help="Connected shops: add, list, show, connect, disable, enable, remove.", no_args_is_help=True
+    help="Connected shops: add, list, show, connect, credentials, disable, enable, remove.",
+    no_args_is_help=True,
 )
 add_app = typer.Typer(help="Register a shop.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
+SECRET_ENV = "SHOPBRIDGE_ETSY_SHARED_SECRET"  # noqa: S105 (a variable's name)
+SHARED_SECRET = typer.Option(
+    None,
+    "--shared-secret",
+    envvar=SECRET_ENV,
+    show_envvar=True,
+    show_default=False,
+    help="The Etsy app's shared secret. A flag is visible in `ps` and in shell history: prefer "
+    "the environment variable, --shared-secret-stdin, or no option at all in a terminal (you "
+    "are asked, and the answer is not shown).",
+)
+SHARED_SECRET_STDIN = typer.Option(
+    False,
+    "--shared-secret-stdin",
+    help="Read the shared secret from the first line of standard input "
+    "(e.g. `pass show etsy | shopbridge shop add etsy ... --shared-secret-stdin`).",
+)
+
+
+SKIP_CHECK = typer.Option(
+    False,
+    "--skip-check",
+    help="Store the keys without checking them with Etsy first (offline; mistakes then show "
+    "at `shop connect`).",
+)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def read_shared_secret(ctx: typer.Context, given: str | None, from_stdin: bool) -> str:
+    """The shared secret from, in this order: --shared-secret-stdin, --shared-secret, the
+    SHOPBRIDGE_ETSY_SHARED_SECRET variable, a hidden prompt when standard input is a terminal."""
+    source = ctx.get_parameter_source("shared_secret")
+    if from_stdin:
+        if given is not None and source is not None and source.name == "COMMANDLINE":
+            raise ShopbridgeError(
+                "give the shared secret one way: --shared-secret-stdin or --shared-secret, not both"
+            )
+        secret = sys.stdin.readline().rstrip("\r\n")
+        if not secret.strip():
+            raise ShopbridgeError("--shared-secret-stdin: standard input held no shared secret")
+        return secret
+    if given is not None:
+        return given
+    if _interactive():
+        secret = str(typer.prompt("Etsy shared secret", hide_input=True))
+        if secret.strip():
+            return secret
+    raise ShopbridgeError(
+        f"the shared secret is required: type it when asked (in a terminal), set {SECRET_ENV}, "
+        "or pipe it with --shared-secret-stdin"
+    )
+
+
 LIST_COLUMNS = ("name", "channel", "status", "external_shop_id", "warehouse", "api_url")
 
 
@@ -48,19 +107,81 @@ def add_etsy(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="A name for this shop."),
     keystring: str = typer.Option(..., "--keystring", help="The Etsy app's keystring."),
-    shared_secret: str = typer.Option(
-        ..., "--shared-secret", help="The Etsy app's shared secret.", hide_input=True
+    shared_secret: str | None = SHARED_SECRET,
+    shared_secret_stdin: bool = SHARED_SECRET_STDIN,
+    api_url: str | None = typer.Option(
+        None,
+        "--api-url",
+        help="API URL (default: Etsy's, https://openapi.etsy.com). Etsy's hosts over https; "
+        "http only for this machine (127.0.0.1, ::1, localhost: the sandbox).",
     ),
-    api_url: str | None = typer.Option(None, "--api-url", help="API URL (default: Etsy's)."),
+    allow_custom_api_host: bool = typer.Option(
+        False,
+        "--allow-custom-api-host",
+        help="Accept an https --api-url that is not Etsy's: the app's keystring and shared "
+        "secret and the shop's tokens are then sent to that host with every request.",
+    ),
     warehouse: str | None = typer.Option(None, "--warehouse", help="Stock comes from here."),
+    skip_check: bool = SKIP_CHECK,
     as_json: bool = JSON,
 ) -> None:
-    """Register an Etsy shop (credentials are stored encrypted); then `shop connect` it."""
-    shop = _service(ctx).register_etsy(name, keystring, shared_secret, api_url, warehouse)
+    """Register an Etsy shop (credentials are stored encrypted); then `shop connect` it.
+
+    A shop name has 1-64 letters, digits, spaces and - _ . (starting with a letter or digit),
+    unique ignoring case. The key pair is checked with one call to Etsy (openapi-ping) before
+    anything is stored. The shared secret is asked for (hidden) when it is not given; see
+    --shared-secret-stdin and SHOPBRIDGE_ETSY_SHARED_SECRET for scripts.
+    """
+    service = _service(ctx)
+    # Mistakes that need no secret are refused before the secret is asked for.
+    service.shops.check_new_name(name)
+    url = check_api_url(api_url, allow_custom_host=allow_custom_api_host) if api_url else None
+    secret = read_shared_secret(ctx, shared_secret, shared_secret_stdin)
+    if not skip_check:
+        asyncio.run(service.check_keys(keystring, secret, url))
+    shop = service.register_etsy(
+        name, keystring, secret, url, warehouse, allow_custom_api_host=allow_custom_api_host
+    )
     if as_json:
         emit_object(_row(shop), "Shop", True)
         return
     console.print(f"added shop [bold]{shop.name}[/bold]: now run `shopbridge shop connect {name}`")
+
+
+@app.command("credentials")
+def credentials(
+    ctx: typer.Context,
+    name: str,
+    shared_secret: str | None = SHARED_SECRET,
+    shared_secret_stdin: bool = SHARED_SECRET_STDIN,
+    keystring: str | None = typer.Option(
+        None, "--keystring", help="A new keystring (another app: the shop must connect again)."
+    ),
+    skip_check: bool = SKIP_CHECK,
+    as_json: bool = JSON,
+) -> None:
+    """Replace a shop's app keys in place; its orders, items and history stay its own.
+
+    The shared secret is read like `shop add etsy` reads it (hidden prompt, standard input or
+    SHOPBRIDGE_ETSY_SHARED_SECRET); --keystring changes the app too. The new pair is checked
+    with one call to the shop's API before it is stored.
+    """
+    service = _service(ctx)
+    shop = service.shops.get(name)
+    secret = read_shared_secret(ctx, shared_secret, shared_secret_stdin)
+    if not skip_check:
+        current = keystring or str(service.shops.credentials(shop.id).get("keystring", ""))
+        asyncio.run(service.check_keys(current, secret, shop.api_url))
+    shop = service.replace_credentials(name, secret, keystring)
+    if as_json:
+        emit_object(_row(shop), "Shop", True)
+        return
+    if shop.status == "pending":
+        console.print(
+            f"new keys stored for [bold]{name}[/bold]: now run `shopbridge shop connect {name}`"
+        )
+    else:
+        console.print(f"new keys stored for [bold]{name}[/bold]")
 
 
 @app.command("list")
@@ -132,7 +253,10 @@ def remove(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = JSON,
 ) -> None:
-    """Forget a shop and its credentials; orders and items it brought stay in the ledger."""
+    """Forget a shop and its credentials; orders and items it brought stay in the ledger.
+
+    Adding and connecting the same Etsy shop again (under any name) takes them back; to change
+    a shop's keys, use `shop credentials` instead."""
     service = _service(ctx)
     service.shops.get(name)  # a clear error before asking about a shop that does not exist
     if not yes:
@@ -178,6 +302,11 @@ def reauth(
 def _authorize(
     service: ShopConnections, name: str, port: int, no_browser: bool, timeout: float
 ) -> None:
+    if not 1 <= port <= 65535:
+        raise ShopbridgeError(f"--port {port} is not a TCP port (1-65535)")
+    if not timeout > 0:
+        raise ShopbridgeError(f"--timeout {timeout:g} must be a number of seconds above 0")
+    service.shops.get(name)  # an unknown shop is refused before a port is opened
     redirect_uri = default_redirect_uri(port)
     with CallbackServer(port) as server:
         pending = service.start_authorization(name, redirect_uri)
@@ -225,7 +354,14 @@ class CallbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # the query carries the code and state: never log it
 
-        self._server = HTTPServer(("127.0.0.1", port), Handler)
+        try:
+            self._server = HTTPServer(("127.0.0.1", port), Handler)
+        except OSError as exc:
+            raise ShopbridgeError(
+                f"cannot listen on 127.0.0.1:{port} for the OAuth callback ({exc.strerror}): "
+                "close what uses it, or pick another --port (and register "
+                f"http://localhost:PORT{CALLBACK_PATH} with the app on Etsy)"
+            ) from None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> CallbackServer:

@@ -27,6 +27,9 @@ SECRET_PARAMS = frozenset(
     {"api_key", "access_token", "refresh_token", "code", "code_verifier", "state", "client_secret"}
 )
 MAX_ERROR_CHARS = 500
+# How a call without an answer is logged: the first word of its error (its status is None).
+TIMEOUT = "timeout"
+NETWORK = "network error"
 RATE_HEADERS = (
     "x-limit-per-second",
     "x-remaining-this-second",
@@ -35,6 +38,15 @@ RATE_HEADERS = (
     "x-remaining-today",
     "retry-after",
 )
+
+
+def outcome(status: int | None, error: str | None) -> str:
+    """What a logged call came to, in a word: its status, else timeout or network error."""
+    if status is not None:
+        return str(status)
+    if error and error.startswith(TIMEOUT):
+        return TIMEOUT
+    return NETWORK
 
 
 @dataclass
@@ -92,8 +104,12 @@ async def send_logged(
     try:
         response = await client.send(request)
         return response
+    except httpx.TimeoutException as exc:
+        # No status: the log says what happened instead (httpx's message is often empty).
+        error = redact(f"{TIMEOUT}: {type(exc).__name__} {exc}".rstrip())
+        raise
     except httpx.HTTPError as exc:
-        error = redact(f"{type(exc).__name__}: {exc}")
+        error = redact(f"{NETWORK}: {type(exc).__name__} {exc}".rstrip())
         raise
     finally:
         duration_ms = int((time.perf_counter() - started) * 1000)

@@ -20,7 +20,7 @@ from shopbridge.config import Settings
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import ShopbridgeError
 from shopbridge.jobs import alerts, retries
-from shopbridge.store import leases, schedules
+from shopbridge.store import leases, requestlog, schedules
 from shopbridge.store import runs as history
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import update_rate
@@ -156,15 +156,18 @@ def check_alerts(runtime: JobRuntime) -> int:
 
 
 def maintenance(runtime: JobRuntime) -> int:
-    """Retention and the retry queue: prune old runs, back off and dead-letter errors."""
+    """Retention and the retry queue: prune old runs and API calls (the request log), back off
+    and dead-letter errors. Returns the runs pruned."""
     settings = runtime.settings
     pruned = history.prune(runtime.database, runtime.clock(), settings.retention_succeeded_days,
                            settings.retention_failed_days)
+    calls = requestlog.prune(runtime.database, timedelta(days=settings.request_log_days),
+                             runtime.clock())
     dead = history.apply_retry_policy(runtime.database, retries.delay,
                                       settings.retry_max_attempts)
     names = {shop.id: shop.name for shop in schedules.shops(runtime.database)}
     alerts.dead_lettered(runtime.database, dead, names)
     check_alerts(runtime)
-    if pruned:
-        log.info("pruned %d runs past retention", pruned)
+    if pruned or calls:
+        log.info("pruned %d runs and %d logged API calls past retention", pruned, calls)
     return pruned

@@ -6,6 +6,7 @@ read lock; reads use BEGIN DEFERRED and never block on a running sync (WAL).
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -67,12 +68,22 @@ def make_engine(url: str) -> Engine:
 
 
 def _check_sqlite_path(url: str) -> None:
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if not path or path == ":memory:":
+    """The database's directory must exist; a new database file is created 0600 here, before
+    SQLite opens it (it holds buyers' names and addresses), and SQLite gives its -wal and -shm
+    files the database file's permissions."""
+    path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
         return
-    parent = Path(path).expanduser().parent
-    if not parent.exists():
-        raise ConfigError(f"database directory {parent} does not exist")
+    file = Path(path).expanduser()
+    if not file.parent.exists():
+        raise ConfigError(f"database directory {file.parent} does not exist")
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot create the database {file}: {exc.strerror}") from None
+    os.close(fd)
 
 
 class Database:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy import insert as sa_insert
 
 from shopbridge.domain.timeutil import utcnow
+from shopbridge.http.client import outcome
 from shopbridge.store.db import Database
 from shopbridge.store.models import RequestLog
 
@@ -73,12 +74,31 @@ def recent(database: Database, shop_id: int, limit: int = 50) -> list[dict[str, 
             .order_by(RequestLog.created_at.desc(), RequestLog.id.desc())
             .limit(limit)
         )
-        return [{name: getattr(row, name) for name in COLUMNS} for row in rows]
+        return [
+            {
+                **{name: getattr(row, name) for name in COLUMNS},
+                "outcome": outcome(row.status, row.error),  # 429, timeout, network error...
+            }
+            for row in rows
+        ]
 
 
-def prune(database: Database, older_than: timedelta) -> int:
-    """Delete calls older than `older_than`; returns how many."""
-    cutoff = utcnow() - older_than
-    with database.write() as session:
-        result = session.execute(delete(RequestLog).where(RequestLog.created_at < cutoff))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+PRUNE_BATCH = 5_000  # rows a transaction: a long delete would hold SQLite's write lock
+
+
+def prune(database: Database, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete calls older than `older_than` (before `now`), a batch per short transaction so no
+    other writer waits on a large prune; returns how many."""
+    cutoff = (now or utcnow()) - older_than
+    removed = 0
+    while True:
+        with database.write() as session:
+            ids = list(session.execute(
+                select(RequestLog.id).where(RequestLog.created_at < cutoff)
+                .order_by(RequestLog.id).limit(PRUNE_BATCH)
+            ).scalars())
+            if ids:
+                session.execute(delete(RequestLog).where(RequestLog.id.in_(ids)))
+        removed += len(ids)
+        if len(ids) < PRUNE_BATCH:
+            return removed

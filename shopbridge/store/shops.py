@@ -9,12 +9,14 @@ write transaction on SQLite. The rotation callback sees the credentials as they 
 from __future__ import annotations
 
 import hashlib
+import shlex
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +26,7 @@ from shopbridge.errors import ShopbridgeError
 from shopbridge.security import Vault
 from shopbridge.store.db import Database
 from shopbridge.store.dialect import insert_for
-from shopbridge.store.models import Shop, Warehouse
+from shopbridge.store.models import Base, Shop, Warehouse
 
 STATUSES = ("pending", "connected", "disabled", "reauth_required")
 REMOVED = "removed"
@@ -34,8 +36,49 @@ Credentials = dict[str, Any]
 Rotation = Callable[[Credentials], Credentials | None]
 
 
+NAME_MAX = 64
+CHANNEL_NAMES = {"etsy": "Etsy", "woocommerce": "WooCommerce"}
+NAME_PUNCTUATION = frozenset(" -_.")
+
+
 class ShopNotFoundError(ShopbridgeError):
     pass
+
+
+class ShopNameError(ShopbridgeError):
+    """A shop name outside what a name may be (see `check_shop_name`)."""
+
+
+class DuplicateShopError(ShopbridgeError):
+    """The channel's shop is already registered under another name."""
+
+
+def check_shop_name(name: str) -> str:
+    """A shop name: 1-64 letters, digits, spaces and `-_.`, starting with a letter or a digit,
+    ending without a space. Names are unique ignoring case. Anything else is refused here, so a
+    name is safe to print in a terminal, to pass as an argument and to put in a path or URL."""
+    shown = name[:80] + ("..." if len(name) > 80 else "")  # shown with repr(): escapes visible
+    if not name:
+        raise ShopNameError("a shop name cannot be empty")
+    if len(name) > NAME_MAX:
+        raise ShopNameError(f"a shop name has at most {NAME_MAX} characters ({len(name)} given)")
+    bad = sorted({c for c in name if not (c.isalnum() or c in NAME_PUNCTUATION)})
+    if bad:
+        listed = ", ".join(repr(c) for c in bad[:5])
+        raise ShopNameError(
+            f"shop name {shown!r} has characters a name may not have ({listed}): use letters, "
+            "digits, spaces and - _ ."
+        )
+    if not name[0].isalnum():
+        raise ShopNameError(f"shop name {shown!r} must start with a letter or a digit")
+    if name[-1] == " ":
+        raise ShopNameError(f"shop name {shown!r} must not end with a space")
+    return name
+
+
+def name_key(name: str) -> str:
+    """The form names are compared in: `MY SHOP` and `my shop` are the same name."""
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 @dataclass(frozen=True)
@@ -111,6 +154,12 @@ class ShopRepository:
             rows = session.scalars(select(Shop).where(Shop.status != REMOVED).order_by(Shop.name))
             return [self._record(session, row) for row in rows]
 
+    def check_new_name(self, name: str) -> None:
+        """Refuse a name that is not a valid shop name or that a shop already has (any case)."""
+        check_shop_name(name)
+        with self.database.read() as session:
+            self._check_name_free(session, name)
+
     def import_settings(self, name: str) -> ImportSettings:
         with self.database.read() as session:
             return ImportSettings.from_settings(self._row(session, name).settings)
@@ -130,8 +179,10 @@ class ShopRepository:
         credentials: Credentials,
         warehouse: str | None = None,
     ) -> ShopRecord:
+        check_shop_name(name)
         try:
             with self.database.write() as session:
+                self._check_name_free(session, name)
                 row = Shop(
                     name=name,
                     channel=channel,
@@ -178,8 +229,36 @@ class ShopRepository:
                 .values(status="reauth_required", status_reason=reason, updated_at=utcnow())
             )
 
+    def replace_credentials(
+        self, name: str, keystring: str | None, shared_secret: str
+    ) -> ShopRecord:
+        """New app keys for a shop, in place: its records, bindings and cursors stay its own.
+
+        A new shared secret for the same keystring keeps the grant (tokens belong to the app's
+        keystring). A new keystring is another app: its tokens cannot be refreshed with it, so
+        they are dropped and the shop waits for `shop connect` (which must bring back the same
+        channel shop)."""
+        with self.database.write() as session:
+            row = self._row(session, name)
+            current = self._decrypt(row) if row.credentials else {}
+            fresh = dict(current)
+            fresh["shared_secret"] = shared_secret
+            if keystring is not None and keystring != current.get("keystring"):
+                fresh = {"keystring": keystring, "shared_secret": shared_secret}
+                row.api_key_id = api_key_id(keystring)
+                if row.status != "disabled":
+                    row.status = "pending"
+                    row.status_reason = "new app keys: connect the shop again"
+            row.credentials = self.vault.encrypt_json(fresh)
+            session.flush()
+            return self._record(session, row)
+
     def remove(self, name: str) -> None:
-        """Forget the shop's secrets and free its name; the ledger keeps its records."""
+        """Forget the shop's secrets and free its name; the ledger keeps its records.
+
+        The row stays (status `removed`, renamed `NAME~removed-ID`) with its channel shop id, so
+        that registering the same channel shop again takes back its records, bindings and
+        cursors instead of importing everything a second time (see `save_connection`)."""
         with self.database.write() as session:
             row = self._row(session, name)
             row.status = REMOVED
@@ -223,10 +302,35 @@ class ShopRepository:
     def save_connection(
         self, shop_id: int, credentials: Credentials, user_id: str, external_shop_id: str
     ) -> ShopRecord:
+        """Store a grant. The channel's shop id is the shop's identity: if another live shop
+        already holds it, nothing is stored (DuplicateShopError names it); if a removed shop
+        holds it, that shop comes back under this one's name with these credentials, and this
+        just-registered row (which never synced) is folded into it."""
         with self.database.write() as session:
             row = session.execute(
                 select(Shop).where(Shop.id == shop_id).with_for_update()
             ).scalar_one()
+            others = session.scalars(
+                select(Shop)
+                .where(
+                    Shop.channel == row.channel,
+                    Shop.external_shop_id == external_shop_id,
+                    Shop.id != row.id,
+                )
+                .order_by(Shop.updated_at.desc(), Shop.id.desc())
+            ).all()
+            live = [other for other in others if other.status != REMOVED]
+            if live:
+                raise DuplicateShopError(
+                    f"{CHANNEL_NAMES.get(row.channel, row.channel)} shop {external_shop_id} "
+                    "is already registered as "
+                    f"{live[0].name!r}; nothing was stored for {row.name!r}. Use "
+                    f"{live[0].name!r} (new keys: `shopbridge shop credentials "
+                    f"{shlex.quote(live[0].name)}`) and `shopbridge shop remove "
+                    f"{shlex.quote(row.name)}`"
+                )
+            if others:
+                row = _revive(session, others[0], row)
             row.credentials = self.vault.encrypt_json(credentials)
             row.external_user_id = user_id
             row.external_shop_id = external_shop_id
@@ -238,9 +342,10 @@ class ShopRepository:
     def rotate_credentials(self, shop_id: int, rotate: Rotation) -> Credentials:
         """Run `rotate` on the credentials under the shop's lock; commit what it returns.
 
-        `rotate` returns None when nothing needs doing (another process already refreshed).
-        The new credentials are committed before this returns, so nobody uses an uncommitted
-        token and a crash never loses the rotated refresh token after its first use.
+        `rotate` returns None when nothing needs doing. It must be pure and quick: it runs
+        inside a write transaction (on SQLite one that locks the whole database), so it never
+        does I/O. A token refresh calls Etsy outside any transaction, under the shop's token
+        lease (`sync.connection.ShopTokens`), and commits the answer through this.
         """
         with self.database.write() as session:
             row = session.execute(
@@ -254,6 +359,17 @@ class ShopRepository:
             return fresh
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _check_name_free(self, session: Session, name: str, exclude: int | None = None) -> None:
+        key = name_key(name)
+        for other_id, other in session.execute(
+            select(Shop.id, Shop.name).where(Shop.status != REMOVED)
+        ):
+            if other_id != exclude and name_key(other) == key:
+                raise ShopbridgeError(
+                    f"a shop named {other!r} already exists (names are compared ignoring "
+                    f"case): pick another name, or see `shopbridge shop show {other}`"
+                )
 
     def _row(self, session: Session, name: str) -> Shop:
         row = session.scalars(select(Shop).where(Shop.name == name)).one_or_none()
@@ -284,6 +400,34 @@ class ShopRepository:
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+def _revive(session: Session, old: Shop, new: Shop) -> Shop:
+    """`old` (removed) takes `new`'s name, API URL, keys and settings; `new` is deleted.
+
+    `new` was registered but never connected, so it owns nothing but perhaps a few request-log
+    rows (the connect's own calls) or schedule rows: rows keyed by the shop alone are dropped,
+    the others (request log, runs) move to `old`, whose history stays whole."""
+    tables = [
+        (table, column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if any(fk.column.table.name == Shop.__tablename__ for fk in column.foreign_keys)
+    ]
+    for table, column in tables:
+        if column.primary_key:
+            session.execute(delete(table).where(column == new.id))
+        else:
+            session.execute(update(table).where(column == new.id).values({column.name: old.id}))
+    name, settings = new.name, dict(new.settings or {})
+    settings.pop(PENDING_KEY, None)
+    old.api_url, old.api_key_id = new.api_url, new.api_key_id
+    old.warehouse_id = new.warehouse_id or old.warehouse_id
+    old.settings = {**(old.settings or {}), **settings}
+    session.delete(new)
+    session.flush()  # the name is free now
+    old.name = name
+    return old
 
 
 def _warehouse_id(session: Session, name: str) -> int:

@@ -9,16 +9,23 @@ the store (one schedule per API key for every process), and every call lands in 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from shopbridge.channels.etsy.auth import EtsyOAuth, PendingAuthorization, TokenSet, callback_code
 from shopbridge.channels.etsy.client import EtsyClient
-from shopbridge.config import ETSY_API_URL, Settings
+from shopbridge.config import ETSY_API_URL, Settings, check_api_url
 from shopbridge.errors import (
     AuthError,
     FatalError,
@@ -30,16 +37,21 @@ from shopbridge.http.client import RequestRecord
 from shopbridge.http.ratelimit import LimiterBackend, RateLimiter
 from shopbridge.http.retry import RetryPolicy
 from shopbridge.security import Vault, redact, register_secret
-from shopbridge.store import requestlog
+from shopbridge.store import leases, requestlog
 from shopbridge.store.db import Database
 from shopbridge.store.ratelimit import StoreLimiterBackend
-from shopbridge.store.shops import Credentials, ShopRecord, ShopRepository
+from shopbridge.store.shops import Credentials, ShopRecord, ShopRepository, api_key_id
+
+log = logging.getLogger("shopbridge.connections")
 
 DEFAULT_REDIRECT_PORT = 8765
 CALLBACK_PATH = "/oauth/etsy/callback"
 # Refresh this long before the access token expires, so no call ever carries a dying token.
 REFRESH_MARGIN = 300.0
 REFRESH_TIMEOUT = 120.0
+TOKEN_LEASE_TTL = timedelta(seconds=30)  # renewed every 10 s while the holder waits on Etsy
+LEASE_POLL_SECONDS = 0.2
+REFRESH_NOTE = "refresh_started"  # in the credentials: a refresh in flight, by whom, since when
 
 
 def default_redirect_uri(port: int = DEFAULT_REDIRECT_PORT) -> str:
@@ -114,8 +126,18 @@ class StaticTokens:
 class ShopTokens:
     """Live tokens of one stored shop: refreshed before expiry and once after a 401.
 
-    Rotation runs under the shop's lock in the store; inside it the credentials are read again,
-    and when another process already refreshed them, their token is used instead.
+    One refresh per shop at a time across processes: the refresher holds the shop's token
+    lease (`token:<shop id>`, renewed while it waits on Etsy), taken and released in short
+    transactions. No database transaction is open while Etsy is called: it used to hold the
+    shop row's lock (on SQLite, BEGIN IMMEDIATE: the whole database) for the whole call, so
+    every other writer waited on Etsy's token endpoint and failed with "database is locked".
+
+    Rotation stays atomic: before calling, the refresher notes in the credentials which
+    refresh token it is spending (and who it is); Etsy's answer is committed at once (retried
+    if the database is busy, the answer kept meanwhile) and only then used. A process that
+    crashed in between leaves that note behind, so the `invalid_grant` the next refresh meets is
+    reported as the interrupted rotation it is. Waiters re-read the credentials when the lease
+    is free and use the token the holder committed.
     """
 
     def __init__(
@@ -133,9 +155,14 @@ class ShopTokens:
         self.margin = margin
         self.clock = clock
         self.refreshes = 0  # refreshes this provider made itself
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._token: TokenSet | None = None
         self._lock = asyncio.Lock()
         self._dead: ReauthRequiredError | None = None
+
+    @property
+    def lease_name(self) -> str:
+        return f"token:{self.shop.id}"
 
     async def access_token(self) -> str:
         async with self._lock:
@@ -159,26 +186,23 @@ class ShopTokens:
             self._token = _token_of(self.shop.name, credentials)
         return self._token
 
+    def _needed(self, current: TokenSet, rejected: str | None) -> bool:
+        if rejected is not None:
+            return current.access_token == rejected
+        return current.expires_within(self.margin, self.clock())
+
     async def _rotate(self, rejected: str | None) -> TokenSet:
-        loop = asyncio.get_running_loop()
-
-        def rotate(credentials: Credentials) -> Credentials | None:
-            current = _token_of(self.shop.name, credentials)
-            if rejected is None and not current.expires_within(self.margin, self.clock()):
-                return None  # refreshed by someone else while we waited for the lock
-            if rejected is not None and current.access_token != rejected:
-                return None
-            future = asyncio.run_coroutine_threadsafe(
-                self.oauth.refresh(current.refresh_token), loop
-            )
-            fresh = future.result(timeout=REFRESH_TIMEOUT)
-            self.refreshes += 1
-            return {**credentials, **fresh.model_dump()}
-
         try:
-            credentials = await asyncio.to_thread(
-                self.repository.rotate_credentials, self.shop.id, rotate
-            )
+            credentials = await self._take_lease(rejected)
+            if credentials is None:  # another process refreshed while we waited
+                return self._token  # type: ignore[return-value]
+            keeper = asyncio.create_task(self._keep_lease())
+            try:
+                return await self._refresh(credentials, rejected)
+            finally:
+                keeper.cancel()
+                await asyncio.to_thread(
+                    leases.release, self.repository.database, self.lease_name, self.holder)
         except ReauthRequiredError as exc:
             reason = str(exc)
             await asyncio.to_thread(self.repository.mark_reauth_required, self.shop.id, reason)
@@ -190,8 +214,90 @@ class ShopTokens:
             raise self._dead from None
         except ShopbridgeError as exc:
             raise _named(self.shop.name, exc) from None
-        self._token = _token_of(self.shop.name, credentials)
+
+    async def _take_lease(self, rejected: str | None) -> Credentials | None:
+        """Hold the token lease and return the credentials read under it; or None (and the
+        token set) when the holder we waited for left a token that needs no refresh."""
+        database = self.repository.database
+        waited_until = time.monotonic() + REFRESH_TIMEOUT
+        while True:
+            if await asyncio.to_thread(
+                leases.acquire, database, self.lease_name, self.holder, TOKEN_LEASE_TTL
+            ):
+                credentials = await asyncio.to_thread(self.repository.credentials, self.shop.id)
+                current = _token_of(self.shop.name, credentials)
+                if self._needed(current, rejected):
+                    return credentials
+                await asyncio.to_thread(leases.release, database, self.lease_name, self.holder)
+                self._token = current
+                return None
+            if time.monotonic() > waited_until:
+                raise RetryableError(
+                    f"another process has been refreshing the token for {REFRESH_TIMEOUT:.0f} s")
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(TOKEN_LEASE_TTL.total_seconds() / 3)
+            try:
+                await asyncio.to_thread(leases.acquire, self.repository.database,
+                                        self.lease_name, self.holder, TOKEN_LEASE_TTL)
+            except SQLAlchemyError as exc:  # a busy database: the next renewal tries again
+                log.warning("renewing the token lease of %s failed: %s", self.shop.name,
+                            redact(str(exc).splitlines()[0]))
+
+    async def _refresh(self, credentials: Credentials, rejected: str | None) -> TokenSet:
+        current = _token_of(self.shop.name, credentials)
+        spending = _digest(current.refresh_token)
+        note = credentials.get(REFRESH_NOTE)
+        if isinstance(note, dict) and note.get("refresh_token") == spending:
+            log.warning("shop %s: a refresh by %s at %s never saved its answer; trying again",
+                        self.shop.name, note.get("holder"), note.get("at"))
+        marked = {**credentials, REFRESH_NOTE: {
+            "refresh_token": spending, "holder": self.holder, "at": self.clock()}}
+        await asyncio.to_thread(self._save, marked)
+        try:
+            fresh = await self.oauth.refresh(current.refresh_token)  # no transaction open
+        except ReauthRequiredError as exc:
+            if isinstance(note, dict) and note.get("refresh_token") == spending:
+                raise ReauthRequiredError(
+                    f"{exc}; a refresh by {note.get('holder')} was interrupted after spending "
+                    "this refresh token and before saving the new one", status=exc.status
+                ) from None
+            raise
+        self.refreshes += 1
+        saved = {k: v for k, v in credentials.items() if k != REFRESH_NOTE}
+        saved.update(fresh.model_dump())
+        await self._save_answer(saved)
+        self._token = _token_of(self.shop.name, saved)
         return self._token
+
+    def _save(self, credentials: Credentials) -> None:
+        self.repository.rotate_credentials(self.shop.id, lambda _current: credentials)
+
+    async def _save_answer(self, credentials: Credentials) -> None:
+        """Commit the rotated tokens before anything uses them. Etsy has already revoked the old
+        refresh token: a busy database is waited out (the lease kept), never given up early."""
+        deadline = time.monotonic() + REFRESH_TIMEOUT
+        pause = 0.1
+        while True:
+            try:
+                await asyncio.to_thread(self._save, credentials)
+                return
+            except SQLAlchemyError as exc:
+                if time.monotonic() > deadline:
+                    raise RetryableError(
+                        "the refreshed token could not be saved: the database kept failing "
+                        f"({type(exc).__name__})") from None
+                log.warning("saving the refreshed token of %s failed, retrying: %s",
+                            self.shop.name, redact(str(exc).splitlines()[0]))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+
+def _digest(token: str) -> str:
+    """Which refresh token a note speaks of, without storing it twice."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def _token_of(shop: str, credentials: Credentials) -> TokenSet:
@@ -233,6 +339,7 @@ class ShopConnections:
         cls, settings: Settings, database: Database, **kwargs: Any
     ) -> ShopConnections:
         kwargs.setdefault("default_api_url", settings.etsy_api_url)
+        kwargs.setdefault("retry", RetryPolicy(budget=settings.retry_budget_minutes * 60))
         return cls(database, Vault.from_settings(settings), **kwargs)
 
     # --- shops -----------------------------------------------------------------------------
@@ -244,12 +351,65 @@ class ShopConnections:
         shared_secret: str,
         api_url: str | None = None,
         warehouse: str | None = None,
+        *,
+        allow_custom_api_host: bool = False,
     ) -> ShopRecord:
+        """Register a shop; `api_url` must be Etsy's, this machine's (a sandbox), or allowed
+        explicitly (`allow_custom_api_host`: the keys and tokens go to that host)."""
+        url = (
+            check_api_url(api_url, allow_custom_host=allow_custom_api_host)
+            if api_url is not None
+            else self.default_api_url  # checked with the settings
+        )
         if not keystring.strip() or not shared_secret.strip():
             raise ShopbridgeError("both the keystring and the shared secret are required")
         register_secret(keystring, shared_secret)
         credentials = {"keystring": keystring.strip(), "shared_secret": shared_secret.strip()}
-        return self.shops.add(name, "etsy", api_url or self.default_api_url, credentials, warehouse)
+        return self.shops.add(name, "etsy", url, credentials, warehouse)
+
+    async def check_keys(
+        self, keystring: str, shared_secret: str, api_url: str | None = None
+    ) -> int:
+        """One cheap call (`openapi-ping`, app key only) that proves the key pair works; the
+        application id, or an error that says which part Etsy refused, when it says so."""
+        url = api_url or self.default_api_url
+        keystring, shared_secret = keystring.strip(), shared_secret.strip()
+        if not keystring or not shared_secret:
+            raise ShopbridgeError("both the keystring and the shared secret are required")
+        client = EtsyClient(
+            url,
+            keystring,
+            shared_secret,
+            limiter=self.limiter(api_key_id(keystring)),
+            request_sink=StoreRequestSink(self.database, None),
+            # A key check is a question, not a run: a few quick tries, then the answer.
+            retry=replace(
+                self.retry, attempts=3, budget=min(self.retry.budget, 30.0), max_wait=10.0
+            ),
+            transport=self.transport,
+            label=f"Etsy at {url}",
+        )
+        try:
+            async with client:
+                return await client.ping()
+        except FatalError as exc:
+            raise AuthError(_which_key(str(exc), url), exc.status) from None
+        except RetryableError as exc:
+            raise ShopbridgeError(
+                f"could not check the keys with {url} ({exc}): try again later, or add "
+                "--skip-check to register them unchecked"
+            ) from None
+
+    def replace_credentials(
+        self, name: str, shared_secret: str, keystring: str | None = None
+    ) -> ShopRecord:
+        """New app keys for a shop, kept in place (the shop keeps its records and history)."""
+        if not shared_secret.strip() or (keystring is not None and not keystring.strip()):
+            raise ShopbridgeError("the shared secret (and a keystring, if given) cannot be empty")
+        register_secret(shared_secret.strip(), *([keystring.strip()] if keystring else []))
+        return self.shops.replace_credentials(
+            name, keystring.strip() if keystring else None, shared_secret.strip()
+        )
 
     def set_enabled(self, name: str, enabled: bool) -> ShopRecord:
         shop = self.shops.get(name)
@@ -260,7 +420,9 @@ class ShopConnections:
 
     # --- OAuth -----------------------------------------------------------------------------
 
-    def _oauth(self, shop: ShopRecord) -> EtsyOAuth:
+    def _oauth(self, shop: ShopRecord, sink: StoreRequestSink | None = None) -> EtsyOAuth:
+        """The shop's OAuth client: its token calls take the key's limiter slots, are retried
+        like any call, and land in the request log (through `sink`, else one of their own)."""
         credentials = self.shops.credentials(shop.id)
         return EtsyOAuth(
             shop.api_url,
@@ -268,6 +430,9 @@ class ShopConnections:
             credentials["shared_secret"],
             transport=self.transport,
             clock=self.clock,
+            limiter=self.limiter(shop.api_key_id or shop.name),
+            request_sink=sink or StoreRequestSink(self.database, shop.id),
+            retry=self.retry,
         )
 
     def start_authorization(self, name: str, redirect_uri: str) -> PendingAuthorization:
@@ -310,7 +475,7 @@ class ShopConnections:
         try:
             tokens = await oauth.exchange(code, pending)
         except AuthError as exc:
-            raise AuthError(f"{exc}: {_CHECK_KEYS}", exc.status) from None
+            raise AuthError(f"{exc}: {check_keys_advice(shop.name)}", exc.status) from None
         return await self._store_grant(shop, oauth, tokens)
 
     async def adopt_tokens(self, name: str, token_response: Mapping[str, Any]) -> ShopRecord:
@@ -354,9 +519,10 @@ class ShopConnections:
         shop = await asyncio.to_thread(self.shops.get, name)
         if shop.status != "connected":
             raise AuthError(_not_ready(shop))
-        oauth = await asyncio.to_thread(self._oauth, shop)
+        sink = StoreRequestSink(self.database, shop.id, run_id)
+        oauth = await asyncio.to_thread(self._oauth, shop, sink)
         tokens = ShopTokens(self.shops, shop, oauth, margin=self.refresh_margin, clock=self.clock)
-        return self._client(shop, oauth, tokens, run_id)
+        return self._client(shop, oauth, tokens, run_id, sink)
 
     def limiter(self, api_key_id: str) -> RateLimiter:
         return RateLimiter(self.limiter_backend, api_key_id, self.per_second, self.per_day)
@@ -367,6 +533,7 @@ class ShopConnections:
         oauth: EtsyOAuth,
         tokens: Any,
         run_id: int | None = None,
+        sink: StoreRequestSink | None = None,
     ) -> EtsyClient:
         return EtsyClient(
             shop.api_url,
@@ -374,17 +541,38 @@ class ShopConnections:
             oauth.shared_secret,
             tokens=tokens,
             limiter=self.limiter(shop.api_key_id or shop.name),
-            request_sink=StoreRequestSink(self.database, shop.id, run_id),
+            request_sink=sink or StoreRequestSink(self.database, shop.id, run_id),
             retry=self.retry,
             transport=self.transport,
             label=f"shop {shop.name!r}",
         )
 
 
-_CHECK_KEYS = (
-    "check the keystring and shared secret registered for this shop (`shopbridge shop show`); "
-    "if they are wrong, `shopbridge shop remove` it and `shopbridge shop add` it again"
-)
+def check_keys_advice(name: str) -> str:
+    """What to do when Etsy refuses the app's keys: replace them in place (never remove and
+    add, which used to import every order a second time)."""
+    return (
+        "check the keystring and shared secret registered for this shop; if they are wrong, "
+        f"replace them with `shopbridge shop credentials {name}` and connect again"
+    )
+
+
+def _which_key(message: str, url: str) -> str:
+    """Name the part of the key pair Etsy refused, from its answer (`Invalid API key` for an
+    unknown keystring, a message about the shared secret for a wrong one)."""
+    detail = message.partition(" refused ")[2].partition("): ")[0].strip("(") or message
+    lowered = detail.lower()
+    if "shared secret" in lowered:
+        return (
+            f"{url} knows the keystring but refused the shared secret ({detail}): copy the "
+            "shared secret again from the app's page on Etsy (Your apps)"
+        )
+    if "api key" in lowered or "keystring" in lowered:
+        return (
+            f"{url} does not know this keystring ({detail}): copy the keystring again from the "
+            "app's page on Etsy (Your apps)"
+        )
+    return f"{url} refused the keystring and shared secret ({detail})"
 
 
 def _not_ready(shop: ShopRecord) -> str:

@@ -76,6 +76,7 @@ class PullEngine:
         self.clock = clock
         self.progress = progress
         self.order_filter = order_filter
+        self.notes: list[str] = []  # what the run's summary should tell besides its counts
         self._store: ThreadPoolExecutor | None = None
 
     async def _in_store(self, work: Callable[..., R], *args: Any) -> R:
@@ -127,15 +128,62 @@ class PullEngine:
         return await self._finish_after(run(), start, end)
 
     async def orders_historic(self, start: datetime, end: datetime) -> RunSummary:
-        """Orders created in [start, end), any number of them; the cursor is not touched."""
+        """Orders created in [start, end), any number of them. A history that read the whole
+        shop hands over to the incremental sync (see `_hand_over`), so the next plain run
+        does not read it all again."""
         write = await self._order_writer()
+        latest: list[datetime] = []
+
+        def mapped(batch: Batch) -> list[Mapped[Order]]:
+            page = self._map_orders(batch)
+            seen = _latest(page)
+            if seen is not None:
+                latest.append(seen)
+            return page
 
         async def run() -> None:
-            await self._pages(
-                self.adapter.orders_created(start, end), RECEIPT, self._map_orders, write
-            )
+            await self._pages(self.adapter.orders_created(start, end), RECEIPT, mapped, write)
+            # A filter of this run's own that left orders out: the shop's filter may want
+            # them, and only the incremental sync can still bring them in.
+            narrowed = self.order_filter is not None and self.recorder.counts.skipped > 0
+            if latest and not narrowed:
+                await self._hand_over(start, min(max(latest), end - MARGIN))
 
         return await self._finish_after(run(), start, end)
+
+    async def _hand_over(self, start: datetime, high: datetime) -> None:
+        """After a history import read to its end: move the incremental cursor up to `high`
+        (the largest update time the import saw, clamped to its end less the margin) when
+        that is safe, i.e. when no order was created before the import's start, so the
+        import read every order created before its end, each in a state at least as new as
+        its update time; and only forward (a cursor already past stays). Otherwise, or when
+        the run failed part way, or its own order filter left orders out, the cursor stays
+        where it was: the incremental sync reads what the import did not. The check costs
+        one call when the import did not start at the channel's earliest date."""
+        cursor = await self._in_store(self._cursor_value, ORDERS)
+        if cursor is not None and high <= cursor:
+            return
+        if start > self.adapter.earliest:
+            older = await self.adapter.orders_created_count(self.adapter.earliest, start)
+            if older:
+                self.notes.append(
+                    f"{older} orders were created before {start:%Y-%m-%d}: the incremental "
+                    "cursor stays, the next plain sync reads them"
+                )
+                return
+        saver = self._cursor_saver(high, high)
+        assert saver is not None
+        await self._in_store(self._commit, saver)
+        self.notes.append(f"incremental cursor moved to {high.isoformat()} (whole shop read)")
+
+    def _cursor_value(self, stream: str) -> datetime | None:
+        with self.database.read() as session:
+            cursor = cursors.get_cursor(session, self.shop.id, stream)
+            return cursor.value if cursor is not None else None
+
+    def _commit(self, work: Callable[[Session], None]) -> None:
+        with self.database.write() as session:
+            work(session)
 
     async def reconcile(self, start: datetime, end: datetime) -> RunSummary:
         """Re-read what Etsy changes without bumping update times: open orders created in
@@ -299,6 +347,7 @@ class PullEngine:
                 error,
                 window_start,
                 window_end,
+                self.notes,
             )
         finally:
             store, self._store = self._store, None

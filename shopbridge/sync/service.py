@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shopbridge.channels.etsy.client import EtsyClient
-from shopbridge.channels.registry import adapter_for
+from shopbridge.channels.registry import adapter_for, earliest_for
 from shopbridge.domain.records import OrderFilter
 from shopbridge.domain.timeutil import utcnow
+from shopbridge.domain.window import history_window
 from shopbridge.errors import ShopbridgeError
 from shopbridge.store import cursors
 from shopbridge.store.db import Database
@@ -53,8 +54,12 @@ class SyncService:
         import_filter: OrderFilter | None = None,
     ) -> RunSummary:
         """Incremental when no window is given; a historic import by creation time otherwise.
-        `import_filter` takes only paid or shipped orders in this run (else the shop's filter)."""
+        `import_filter` takes only paid or shipped orders in this run (else the shop's filter).
+        A history window in the future, backwards or before what the channel accepts is
+        refused (WindowError) before a run is opened or a call made; its end is at most now."""
         shop = self._shop(name)
+        if start is not None:
+            start, end = history_window(start, end, self.clock(), earliest_for(shop.channel))
         recorder = self._recorder(shop, ORDERS)
         chosen = _filter_param(import_filter)
         if start is None:
@@ -67,11 +72,11 @@ class SyncService:
             async with await self._client(shop, recorder) as client:
                 engine = self._engine(shop, client, recorder, progress, import_filter)
                 return await engine.orders_incremental(window_start, window_end)
-        window_end = end or self.clock()
-        recorder.start(trigger, start, window_end, {"mode": "historic", **chosen})
+        assert end is not None  # history_window gave the window its end
+        recorder.start(trigger, start, end, {"mode": "historic", **chosen})
         async with await self._client(shop, recorder) as client:
             engine = self._engine(shop, client, recorder, progress, import_filter)
-            return await engine.orders_historic(start, window_end)
+            return await engine.orders_historic(start, end)
 
     async def orders_updated_between(
         self,

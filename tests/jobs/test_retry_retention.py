@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from jobs_helpers import job_env, new_secret, settings_for
 from sqlalchemy import select
 
@@ -15,10 +16,10 @@ from shopbridge.domain.timeutil import as_utc, utcnow
 from shopbridge.jobs import retries, tasks
 from shopbridge.jobs.tasks import JobRuntime
 from shopbridge.security import Vault
-from shopbridge.store import history
+from shopbridge.store import history, requestlog
 from shopbridge.store import runs as runs_store
 from shopbridge.store.db import Database
-from shopbridge.store.models import AlertState, SyncError, SyncRecord, SyncRun
+from shopbridge.store.models import AlertState, RequestLog, SyncError, SyncRecord, SyncRun
 from shopbridge.sync.connection import ShopConnections
 
 
@@ -128,3 +129,26 @@ def runtime_for_settings(runtime: JobRuntime, **extra: str) -> JobRuntime:
     other = JobRuntime.from_settings(settings_for(env), runtime.database)
     other.clock = runtime.clock
     return other
+
+
+def test_maintenance_prunes_the_request_log_past_its_retention(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(requestlog, "PRUNE_BATCH", 7)  # several short transactions
+    runtime = runtime_for(database, tmp_path, SHOPBRIDGE_REQUEST_LOG_DAYS="10")
+    now = utcnow()
+    runtime.clock = lambda: now
+    ages = [timedelta(days=d, hours=h) for d in (1, 9, 11, 30) for h in range(6)]
+    requestlog.insert_many(database, [
+        {"created_at": now - age, "shop_id": 1, "method": "GET", "path": f"/age/{age}",
+         "query": None, "status": 200, "duration_ms": 5, "retries": 0, "rate": None,
+         "error": None} for age in ages])
+    tasks.maintenance(runtime)
+    with database.read() as session:
+        left = sorted(now - as_utc(at) for at in session.execute(
+            select(RequestLog.created_at)).scalars())
+    assert left == sorted(age for age in ages if age < timedelta(days=10))
+    # The default keeps 14 days.
+    assert JobRuntime.from_settings(
+        settings_for(job_env(database.url, tmp_path, new_secret())), database
+    ).settings.request_log_days == 14

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from shopbridge.config import load_settings
 from shopbridge.errors import ConfigError
+from shopbridge.store.db import Database
 
 
 @pytest.fixture(autouse=True)
@@ -79,3 +83,75 @@ def test_unwritable_data_directory_is_refused(
     monkeypatch.setenv("SHOPBRIDGE_HOME", str(blocker / "home"))
     with pytest.raises(ConfigError, match="not writable.*SHOPBRIDGE_HOME"):
         load_settings().ensure_home()
+
+
+def test_commands_started_at_once_all_find_the_directory_writable(tmp_path: Path) -> None:
+    # 48 commands at once once failed "not writable (No such file or directory)": they shared
+    # one probe file, and one removed it while another was still writing it.
+    settings = load_settings()
+    settings.ensure_home()
+    failures: list[str] = []
+
+    def check() -> None:
+        for _ in range(200):
+            try:
+                settings.ensure_home()
+            except ConfigError as exc:
+                failures.append(str(exc))
+
+    threads = [threading.Thread(target=check) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert list((tmp_path / "home").iterdir()) == []  # no probe left behind
+
+
+def test_config_naming_a_missing_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SHOPBRIDGE_CONFIG", str(tmp_path / "typo.toml"))
+    with pytest.raises(ConfigError, match=r"SHOPBRIDGE_CONFIG names .*typo.toml.*does not exist"):
+        load_settings()
+    monkeypatch.setenv("SHOPBRIDGE_CONFIG", str(tmp_path))
+    with pytest.raises(ConfigError, match="is not a file"):
+        load_settings()
+    monkeypatch.setenv("SHOPBRIDGE_CONFIG", "")
+    with pytest.raises(ConfigError, match="SHOPBRIDGE_CONFIG is set but empty"):
+        load_settings()
+
+
+def test_empty_home_is_refused_not_the_current_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SHOPBRIDGE_HOME", "")
+    with pytest.raises(ConfigError, match="SHOPBRIDGE_HOME is set but empty"):
+        load_settings()
+    monkeypatch.setenv("SHOPBRIDGE_HOME", "   ")
+    with pytest.raises(ConfigError, match="SHOPBRIDGE_HOME is set but empty"):
+        load_settings()
+    # The same in the config file (read when the environment does not set the home).
+    monkeypatch.delenv("SHOPBRIDGE_HOME")
+    config = tmp_path / "c.toml"
+    config.write_text('home = ""\n')
+    monkeypatch.setenv("SHOPBRIDGE_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="'home'.*empty"):
+        load_settings()
+
+
+def test_sqlite_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    old = os.umask(0o022)  # the usual umask, under which the database was created 0644
+    try:
+        database = Database(f"sqlite:///{path}")
+        with database.write() as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        with database.read() as session:
+            assert session.execute(text("SELECT x FROM t")).scalar_one() == 1
+            files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        database.dispose()
+    finally:
+        os.umask(old)
+    assert files == {"ledger.db": 0o600, "ledger.db-wal": 0o600, "ledger.db-shm": 0o600}

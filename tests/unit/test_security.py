@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
+from bench import bench_redact
 from shopbridge.config import Settings
 from shopbridge.errors import ConfigError
 from shopbridge.security import (
+    MAX_ODD_SECRETS,
+    SecretRegistry,
     Vault,
     install_log_redaction,
     load_key,
@@ -80,3 +84,60 @@ def test_logging_filter_redacts_message_args_and_tracebacks(
     text = caplog.text + "".join(r.getMessage() for r in caplog.records)
     assert "very-secret-refresh" not in text
     assert "***" in text
+
+
+def test_secrets_in_force_stay_masked_however_many_came_and_went() -> None:
+    registry = SecretRegistry(capacity=1_000)
+    registry.register("9001.shop-token-in-force-aaaaaaaaaaaa", "keystring0000appkey")
+    for number in range(5_000):  # rotations of other shops' tokens, long gone
+        registry.register(f"{number}.rotated-{number:08d}-token")
+        if number % 400 == 0:  # the shop's run decrypts its credentials again
+            registry.register("9001.shop-token-in-force-aaaaaaaaaaaa", "keystring0000appkey")
+    assert len(registry) <= 1_000 + MAX_ODD_SECRETS  # bounded, whatever the history
+    text = "x-key keystring0000appkey token=9001.shop-token-in-force-aaaaaaaaaaaa done"
+    assert registry.found_in(text) == [
+        "9001.shop-token-in-force-aaaaaaaaaaaa", "shop-token-in-force-aaaaaaaaaaaa",
+        "keystring0000appkey",
+    ]
+    assert registry.found_in("1.rotated-00000001-token") == []  # forgotten: not in force
+
+
+def test_redaction_cost_does_not_grow_with_the_secrets_seen() -> None:
+    text = " ".join(f"listing {i} state=active word{i * 31}" for i in range(40))
+
+    def per_call(registry: SecretRegistry) -> float:
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(50):
+                registry.found_in(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    few, many = SecretRegistry(), SecretRegistry()
+    few.register(*(f"secret-{n:06d}-value" for n in range(10)))
+    many.register(*(f"secret-{n:06d}-value" for n in range(30_000)))
+    # Sorting and searching for every secret cost ~1,000 times more at 30,000 secrets.
+    assert per_call(many) < 5 * per_call(few)
+
+
+def test_token_shapes_are_masked_without_being_registered() -> None:
+    etsy = "73920461.Qm9vLxkK3pZr8yTnW2vA1cFdEeGhIjKl"
+    woo = "cs_" + "0123456789abcdef" * 2 + "01234567"
+    clean = redact(f"seen {etsy} and {woo}; listing 1234567.5 costs 3.14159265358979323846264")
+    assert etsy not in clean and woo not in clean
+    assert "1234567.5" in clean and "3.14159265358979323846264" in clean  # numbers stay
+
+
+def test_secrets_with_odd_characters_and_dotted_tails_are_masked() -> None:
+    register_secret("pass word with spaces", "12.tailpart-secret")
+    clean = redact(
+        "smtp said 'pass word with spaces' for other.tailpart-secret and 12.tailpart-secret")
+    assert "pass word with spaces" not in clean and "tailpart-secret" not in clean
+    assert "other.***" in clean
+
+
+def test_benchmark_runs_and_keeps_secrets_in_force_masked() -> None:
+    result = bench_redact.run(total=2_000, step=1_000, seconds=0.02)
+    assert result["in_force_unmasked"] == 0 and result["leaked"] == 0
+    assert [c["registered"] for c in result["checkpoints"]] == [0, 1_000, 2_000]

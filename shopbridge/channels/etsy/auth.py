@@ -1,9 +1,13 @@
-"""Etsy OAuth 2.0: authorisation code with PKCE S256, code exchange and refresh (Authlib).
+"""Etsy OAuth 2.0: authorisation code with PKCE S256, code exchange and refresh.
 
-Authlib builds the challenge, the authorisation URL and the token requests; this module picks
-Etsy's endpoints, keeps the state single-use (the caller stores `PendingAuthorization` and consumes
-it once), and turns every failure into the shared error taxonomy: a revoked or expired grant is
-`ReauthRequiredError`, a refused client is `AuthError`, a 5xx or a dead network is retryable.
+Authlib builds the challenge and the authorisation URL; this module picks Etsy's endpoints,
+keeps the state single-use (the caller stores `PendingAuthorization` and consumes it once), and
+sends the token requests itself, like any other call: through the key's shared rate limiter,
+into the request log (its form body, which holds the secrets, is never logged), retried with
+back-off honouring `retry-after`. Every failure lands in the shared error taxonomy: a revoked or
+expired grant is `ReauthRequiredError`, a refused client is `AuthError`, and a 429, a 5xx or a
+dead network is retryable (it once became a permanent "the app was refused": Authlib read the
+`{"error": ...}` body of a 429 as an OAuth refusal).
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.base_client import OAuthError
 
 # Authlib 1.9 warns at import that it prefers the httpx2 fork; httpx is what this project pins.
 with warnings.catch_warnings():
@@ -26,7 +29,15 @@ with warnings.catch_warnings():
 from pydantic import BaseModel, ConfigDict
 
 from shopbridge.errors import AuthError, ReauthRequiredError, RetryableError
-from shopbridge.http.client import DEFAULT_TIMEOUT
+from shopbridge.http.client import (
+    DEFAULT_TIMEOUT,
+    RequestSink,
+    error_detail,
+    make_async_client,
+    send_logged,
+)
+from shopbridge.http.ratelimit import RateLimiter, parse_rate_headers
+from shopbridge.http.retry import RetryPolicy, call_with_retry
 from shopbridge.security import redact, register_secret
 
 ETSY_HOSTS = ("https://openapi.etsy.com", "https://api.etsy.com")
@@ -128,12 +139,19 @@ class EtsyOAuth:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Any = time.time,
+        limiter: RateLimiter | None = None,
+        request_sink: RequestSink | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         register_secret(keystring, shared_secret)
         self.endpoints = EtsyEndpoints.for_api_url(api_url)
         self.keystring = keystring
         self.shared_secret = shared_secret
         self.scopes = list(scopes)
+        self.limiter = limiter
+        self.request_sink = request_sink
+        self.retry = retry or RetryPolicy()
+        self.calls = 0  # token requests sent (retries included)
         self._transport = transport
         self._clock = clock
 
@@ -168,47 +186,84 @@ class EtsyOAuth:
 
     async def exchange(self, code: str, pending: PendingAuthorization) -> TokenSet:
         """Trade the redirect's code (with the verifier) for tokens."""
-        async with self._client(pending.redirect_uri) as client:
-            token = await _token_call(
-                client.fetch_token(
-                    self.endpoints.token_url,
-                    grant_type="authorization_code",
-                    code=code,
-                    code_verifier=pending.code_verifier,
-                    redirect_uri=pending.redirect_uri,
-                )
-            )
+        token = await self._token_request({
+            "grant_type": "authorization_code",
+            "client_id": self.keystring,
+            "redirect_uri": pending.redirect_uri,
+            "code": code,
+            "code_verifier": pending.code_verifier,
+        })
         return TokenSet.from_response(token, self._clock())
 
     async def refresh(self, refresh_token: str) -> TokenSet:
-        """Rotate: Etsy answers a new access token AND a new refresh token."""
-        async with self._client() as client:
-            client.scope = None  # Etsy's refresh takes no scope
-            token = await _token_call(
-                client.refresh_token(self.endpoints.token_url, refresh_token=refresh_token)
-            )
+        """Rotate: Etsy answers a new access token AND a new refresh token (no scope sent)."""
+        register_secret(refresh_token)
+        token = await self._token_request({
+            "grant_type": "refresh_token",
+            "client_id": self.keystring,
+            "refresh_token": refresh_token,
+        })
         return TokenSet.from_response(token, self._clock())
 
+    async def _token_request(self, form: dict[str, str]) -> Mapping[str, Any]:
+        """POST the form to the token endpoint as any call goes: limiter slot, request log,
+        retries of what is retryable."""
+        async with make_async_client(transport=self._transport, timeout=DEFAULT_TIMEOUT) as http:
 
-async def _token_call(call: Any) -> Mapping[str, Any]:
-    """Await an Authlib token request, mapping its failures to shopbridge errors."""
-    try:
-        token = await call
-    except OAuthError as exc:
-        error = str(exc.error or "oauth_error")
-        detail = redact(f"{error}: {exc.description}" if exc.description else error)
-        if error == "invalid_grant":
-            raise ReauthRequiredError(f"Etsy refused the grant ({detail})", status=400) from None
-        raise AuthError(f"Etsy's token endpoint refused the app ({detail})", status=400) from None
-    except httpx.HTTPStatusError as exc:
-        status = exc.response.status_code
-        if status >= 500 or status == 429:
-            raise RetryableError(f"Etsy's token endpoint answered {status}") from None
-        raise AuthError(f"Etsy's token endpoint answered {status}", status=status) from None
-    except (httpx.TransportError, ValueError) as exc:
+            async def attempt(retries: int) -> Mapping[str, Any]:
+                if self.limiter is not None:
+                    await self.limiter.acquire()
+                request = http.build_request(
+                    "POST", self.endpoints.token_url, data=form,
+                    headers={"x-api-key": f"{self.keystring}:{self.shared_secret}",
+                             "accept": "application/json"},
+                )
+                try:
+                    response = await send_logged(http, request, retries, self.request_sink)
+                except httpx.TimeoutException:
+                    raise RetryableError("Etsy's token endpoint timed out") from None
+                except httpx.RequestError as exc:
+                    raise RetryableError(
+                        f"Etsy's token endpoint is unreachable ({type(exc).__name__})"
+                    ) from None
+                finally:
+                    self.calls += 1
+                if self.limiter is not None:
+                    await self.limiter.observe(parse_rate_headers(response.headers))
+                return _classify_token(response)
+
+            try:
+                return await call_with_retry(attempt, self.retry)
+            finally:
+                flush = getattr(self.request_sink, "flush", None)
+                if flush is not None:  # a refresh is rare and worth seeing at once
+                    await flush()
+
+
+def _classify_token(response: httpx.Response) -> Mapping[str, Any]:
+    """The token endpoint's answer, or the error that says what to do next."""
+    status = response.status_code
+    detail = error_detail(response)
+    error = str(detail.get("error") or response.reason_phrase or "error")
+    described = redact(
+        f"{error}: {detail['error_description']}" if detail.get("error_description") else error
+    )
+    if status == 429 or status >= 500:
         raise RetryableError(
-            f"Etsy's token endpoint is unreachable or answered garbage ({type(exc).__name__})"
-        ) from None
-    if not token.get("access_token") or not token.get("refresh_token"):
+            f"Etsy's token endpoint answered {status} ({described})",
+            retry_after=parse_rate_headers(response.headers).retry_after,
+        )
+    if status >= 300:
+        if error == "invalid_grant":
+            raise ReauthRequiredError(
+                f"Etsy refused the grant ({described})", status=status) from None
+        raise AuthError(
+            f"Etsy's token endpoint refused the app ({status} {described})", status=status)
+    try:
+        token = response.json()
+    except ValueError:
+        raise RetryableError("Etsy's token endpoint answered garbage (not JSON)") from None
+    if not isinstance(token, dict) or not token.get("access_token") or not token.get(
+            "refresh_token"):
         raise RetryableError("Etsy's token endpoint answered without tokens")
     return token

@@ -30,7 +30,7 @@ from shopbridge.http.client import (
 )
 from shopbridge.http.paging import fetch_pages
 from shopbridge.http.ratelimit import RateLimiter, parse_rate_headers
-from shopbridge.http.retry import RetryPolicy, call_with_retry
+from shopbridge.http.retry import RetryBudget, RetryPolicy, call_with_retry
 from shopbridge.security import redact, register_secret
 
 log = logging.getLogger("shopbridge.etsy")
@@ -83,6 +83,9 @@ class EtsyClient:
         self._limiter = limiter
         self._sink = request_sink
         self._retry = retry or RetryPolicy()
+        # One budget for every call of this client: a run's client is its own, so a run may
+        # lose at most `retry.budget` seconds to failures and waits, whatever the call.
+        self.retry_budget = RetryBudget(self._retry.budget)
         self._http = make_async_client(self.endpoints.api_base, transport=transport)
 
     async def __aenter__(self) -> EtsyClient:
@@ -253,7 +256,9 @@ class EtsyClient:
             try:
                 response = await send_logged(self._http, request, retries, self._sink)
             except httpx.TimeoutException as exc:
-                raise RetryableError(f"{self.label}: {method} {path} timed out") from exc
+                raise RetryableError(
+                    f"{self.label}: {method} {path} timed out ({_timeout_kind(exc)})"
+                ) from exc
             except httpx.RequestError as exc:
                 raise RetryableError(
                     f"{self.label}: {method} {path} failed ({type(exc).__name__}): "
@@ -276,7 +281,16 @@ class EtsyClient:
                 await self._tokens.refresh_after_rejection(token)
                 raise RetryableError("access token refreshed", retry_after=0.0) from None
 
-        return await call_with_retry(attempt, self._retry)
+        return await call_with_retry(attempt, self._retry, budget=self.retry_budget)
+
+
+def _timeout_kind(exc: httpx.TimeoutException) -> str:
+    return {
+        "ReadTimeout": "no answer in time",
+        "ConnectTimeout": "no connection in time",
+        "WriteTimeout": "could not send in time",
+        "PoolTimeout": "no free connection in time",
+    }.get(type(exc).__name__, type(exc).__name__)
 
 
 def _classify(response: httpx.Response, label: str) -> Any:
@@ -310,8 +324,8 @@ def _advice(message: str) -> str:
     lowered = message.lower()
     if "api key" in lowered or "shared secret" in lowered or "keystring" in lowered:
         return (
-            "check the app's keystring and shared secret, then register them again with "
-            "`shopbridge shop remove` and `shopbridge shop add`"
+            "check the app's keystring and shared secret, then replace them in place with "
+            "`shopbridge shop credentials` for this shop"
         )
     if "scope" in lowered:
         return "the token lacks a scope: run `shopbridge shop reauth` for this shop"

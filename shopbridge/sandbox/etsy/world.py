@@ -219,11 +219,19 @@ class EtsySandbox:
             return len(ids), rows[offset : offset + limit]
 
     # Receipts: control --------------------------------------------------------------------------
-    def create_receipts(self, shop_id: int, count: int = 1, paid: bool = True) -> list[Receipt]:
-        """New orders created now; each sale reduces the stock of what it sold."""
+    def create_receipts(
+        self, shop_id: int, count: int = 1, paid: bool = True, one_second: bool = False
+    ) -> list[Receipt]:
+        """New orders created now; each sale reduces the stock of what it sold. With
+        `one_second` they all share one creation (and update) second, however long making
+        them takes: a bulk import, or a busy second."""
         with self.lock:
             state = self.shop_state(shop_id)
-            return [self._new_receipt(state, self.now(), paid) for _ in range(count)]
+            second = self.now()
+            return [
+                self._new_receipt(state, second if one_second else self.now(), paid)
+                for _ in range(count)
+            ]
 
     def set_order_rate(self, shop_id: int, per_hour: float) -> None:
         """Orders keep arriving at this rate on the virtual clock (0 stops them)."""

@@ -19,7 +19,8 @@ from shopbridge.store.db import Database
 from shopbridge.store.shops import ShopRecord
 from shopbridge.sync.connection import ShopConnections
 
-SANDBOX_URL = "http://etsy-sandbox.test"
+# In process (ASGI transport); *.localhost is this machine, where plain http is accepted.
+SANDBOX_URL = "http://etsy-sandbox.localhost"
 REDIRECT_URI = "http://localhost:8765/oauth/etsy/callback"
 FAST_RETRY = RetryPolicy(attempts=4, initial=0.01, max_backoff=0.05, jitter=0.01, max_wait=2)
 

@@ -30,3 +30,23 @@ def refresh_and_call(db_url: str, key: bytes, shop: str, barrier: Any, results: 
         results.put(asyncio.run(work()))
     except Exception as exc:  # report, do not hang the parent
         results.put(("error", repr(exc)))
+
+
+def call_needing_refresh(db_url: str, key: bytes, shop: str, results: Any) -> None:
+    """One call whose token needs a refresh first (the token endpoint may be slow)."""
+
+    async def work() -> tuple[int, str]:
+        database = Database(db_url)
+        connections = ShopConnections(database, Vault(key))
+        async with await connections.client_for(shop) as client:
+            await client.get_me()
+            tokens = client._tokens
+            token = await tokens.access_token()  # type: ignore[union-attr]
+            refreshed = tokens.refreshes  # type: ignore[union-attr]
+        database.dispose()
+        return refreshed, token
+
+    try:
+        results.put(asyncio.run(work()))
+    except Exception as exc:  # report, do not hang the parent
+        results.put(("error", repr(exc)))

@@ -19,9 +19,11 @@ from shopbridge.store.db import Database
 from shopbridge.sync.connection import ShopConnections
 from shopbridge.sync.service import SyncService
 
-SANDBOX_URL = "http://etsy-sandbox.test"
+# In process (ASGI transport); *.localhost is this machine, where plain http is accepted.
+SANDBOX_URL = "http://etsy-sandbox.localhost"
 REDIRECT_URI = "http://localhost:8765/oauth/etsy/callback"
-FAST_RETRY = RetryPolicy(attempts=6, initial=0.01, max_backoff=0.05, jitter=0.01, max_wait=2)
+# Retries by time: a run may lose 3 s to failures and waits (the product's default is minutes).
+FAST_RETRY = RetryPolicy(budget=3.0, initial=0.01, max_backoff=0.05, jitter=0.01, max_wait=2)
 SHOP = "crafts"
 
 
@@ -65,6 +67,7 @@ async def build_harness(
     config: SandboxConfig,
     transport: httpx.AsyncBaseTransport | None = None,
     wrap: Wrap | None = None,
+    retry: RetryPolicy = FAST_RETRY,
 ) -> Harness:
     """`wrap(world, asgi_transport)` puts a transport of the test's own around the sandbox."""
     app = create_app(config)
@@ -74,7 +77,7 @@ async def build_harness(
         transport = wrap(world, transport)
     connections = ShopConnections(
         database, Vault(Fernet.generate_key()), transport=transport, per_second=10_000,
-        per_day=10_000_000, retry=FAST_RETRY, clock=lambda: float(world.now()),
+        per_day=10_000_000, retry=retry, clock=lambda: float(world.now()),
     )
     await asyncio.to_thread(
         connections.register_etsy, SHOP, world.keystring, world.shared_secret,

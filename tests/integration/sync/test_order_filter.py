@@ -7,7 +7,8 @@ from __future__ import annotations
 from ledger_check import ledger_facts, sandbox_facts
 
 from shopbridge.domain.records import OrderFilter
-from shopbridge.sync.pull import BEGINNING
+from shopbridge.store import cursors
+from shopbridge.sync.pull import BEGINNING, ORDERS
 
 SHOP = "crafts"
 
@@ -34,6 +35,8 @@ async def test_only_paid_or_shipped_orders_enter_the_ledger(harness) -> None:
     assert set(ledger_facts(harness.database)) == shipped
     assert historic.counts.created == len(shipped)
     assert historic.counts.skipped == len(everything) - len(shipped)
+    with harness.database.read() as session:  # this run's own filter left orders out
+        assert cursors.get_cursor(session, 1, ORDERS) is None
 
     # The shop's own filter says paid: the incremental sync adds paid orders, and no unpaid one.
     harness.connections.shops.change_import_settings(SHOP, import_orders=OrderFilter.PAID)

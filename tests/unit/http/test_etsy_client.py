@@ -9,7 +9,7 @@ import pytest
 
 from shopbridge.channels.etsy.client import EtsyClient
 from shopbridge.errors import AuthError, FatalError, RetryableError
-from shopbridge.http.client import RequestRecord
+from shopbridge.http.client import RequestRecord, outcome
 from shopbridge.http.retry import RetryPolicy
 
 KEY, SECRET = "keystring-abc123", "shared-secret-xyz"
@@ -117,6 +117,16 @@ async def test_timeouts_and_dropped_connections_are_retryable_then_give_up() -> 
         await etsy.get_shop(3)
     assert etsy.calls == 3
     assert all(r.status is None and r.error for r in records)
+    # A read timeout is logged as a timeout (it has no status), not as a bare None.
+    kinds = [outcome(r.status, r.error) for r in records]
+    assert kinds == ["timeout", "network error", "network error"]
+    assert records[0].error == "timeout: ReadTimeout slow"
+
+
+async def test_a_read_timeout_says_so_in_the_error() -> None:
+    etsy, _ = client(answers(*[httpx.ReadTimeout("") for _ in range(3)]))
+    with pytest.raises(RetryableError, match=r"GET .*/shops/3 timed out \(no answer in time\)"):
+        await etsy.get_shop(3)
 
 
 async def test_401_refreshes_once_then_retries() -> None:
