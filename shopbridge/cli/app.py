@@ -49,7 +49,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "shop": LazyCommand(
         "shopbridge.cli.shops",
         "app",
-        "Connected shops: add, list, show, connect, disable, enable, remove.",
+        "Connected shops: add, list, show, connect, credentials, disable, enable, remove.",
         START,
     ),
     "db": LazyCommand("shopbridge.cli.db", "app", "Create and check the ledger's schema.", START),
