@@ -49,11 +49,13 @@ COMMANDS: dict[str, LazyCommand] = {
     "shop": LazyCommand(
         "shopbridge.cli.shops",
         "app",
-        "Connected shops: add, list, show, connect, disable, enable, remove.",
+        "Connected shops: add, list, show, connect, credentials, disable, enable, remove.",
         START,
     ),
     "db": LazyCommand("shopbridge.cli.db", "app", "Create and check the ledger's schema.", START),
-    "orders": LazyCommand("shopbridge.cli.ledger", "orders", "Sales orders, newest first.", LEDGER),
+    "orders": LazyCommand(
+        "shopbridge.cli.ledger", "orders_app", "Sales orders, newest first.", LEDGER
+    ),
     "customers": LazyCommand(
         "shopbridge.cli.ledger", "customers", "Customers with their order counts.", LEDGER
     ),

@@ -4,7 +4,9 @@ Receipts updated in a window are read by key, not by growing offsets: each reque
 "updated in [last seen update time, end], ascending, first 100" and drops what it already saw, so
 a receipt changed while we page moves past `end` (caught by the next run) and nothing shifts under
 a request; Etsy's 12,000 offset cap never bites. Only when a whole page shares one second does
-that second fall back to offset paging, checked against `count`.
+that second fall back to offset paging, in receipt id order, read again until one pass agrees
+with `count` on every page (see `_one_second`): a change during the read neither skips nor
+repeats a receipt.
 
 Historic imports read by creation time, whose sets do not move when receipts change (Etsy never
 deletes receipts): once `count` is known the pages are fetched concurrently by offset, and a window
@@ -22,11 +24,12 @@ from shopbridge.channels.etsy import mapping
 from shopbridge.channels.etsy.client import EtsyClient
 from shopbridge.domain.records import Listing, Order
 from shopbridge.domain.timeutil import to_unix
-from shopbridge.errors import FatalError, GoneError, RecordError
+from shopbridge.errors import FatalError, GoneError, RecordError, RetryableError
 from shopbridge.http.paging import fetch_pages
 
 PAGE = 100
 MAX_OFFSET = 12_000
+MAX_PASSES = 8  # reads of one busy second before a run gives up on it (see _one_second)
 # getShopReceipts refuses min_created, max_created, min_last_modified and max_last_modified
 # below 946684800 (2000-01-01 UTC): the `minimum` of each in Etsy's OpenAPI document.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -227,8 +230,10 @@ class EtsyAdapter:
                 return
             last = max(_int(r.get(key)) for r in results)
             if last == low:
-                # A whole page inside one second: read that second by offset, then move on.
-                async for batch in self._one_second(sort_on, bound, low, filters, seen_at_low):
+                # A whole page inside one second: read that second whole, then move on. What
+                # this page brought counts as seen: it is not yielded twice.
+                seen = seen_at_low | {_receipt_key(r) for r in results}
+                async for batch in self._one_second(bound, low, filters, seen):
                     yield batch
                 low, seen_at_low = low + 1, set()
                 continue
@@ -236,22 +241,54 @@ class EtsyAdapter:
             low = last
 
     async def _one_second(
-        self, sort_on: str, bound: str, second: int, filters: dict[str, Any], seen: set[str]
+        self, bound: str, second: int, filters: dict[str, Any], seen: set[str]
     ) -> AsyncIterator[Batch]:
+        """Every receipt whose `bound` time is `second`, each yielded once (`seen` holds those
+        already yielded, and grows).
+
+        The second is read by offset in receipt id order (a unique key: pages never tie). A
+        receipt that changes while we page leaves the second (its update time moves on), so
+        the offsets after it shift and one receipt would be skipped. A pass is whole when every
+        page reported the same `count` and the pass saw that many distinct receipts; until one
+        is, the second is read again. The caller's cursor never passes a second not read whole:
+        if it keeps changing for MAX_PASSES passes, the run stops there and the next run reads
+        that second again."""
+
         def fetch(offset: int) -> Awaitable[dict[str, Any]]:
             return self._receipts(
-                sort_on=sort_on,
+                sort_on="receipt_id",
                 sort_order="asc",
                 offset=offset,
                 **{f"min_{bound}": second, f"max_{bound}": second},
                 **filters,
             )
 
-        async for batch in self._offset_pages(fetch):
-            fresh = [r for r in batch.records if _receipt_key(r) not in seen]
-            seen.update(_receipt_key(r) for r in fresh)
-            if fresh:
-                yield Batch(fresh, batch.total)
+        for _ in range(MAX_PASSES):
+            counts: set[int] = set()
+            read: set[str] = set()
+            async for batch in self._offset_pages(fetch):
+                total = batch.total or 0
+                if total > MAX_OFFSET + PAGE:
+                    raise FatalError(
+                        f"{total} receipts share the second {second} ({bound}): more than "
+                        f"Etsy lets any client page by offset ({MAX_OFFSET + PAGE})"
+                    )
+                counts.add(total)
+                fresh = []
+                for raw in batch.records:
+                    receipt = _receipt_key(raw)
+                    read.add(receipt)
+                    if receipt not in seen:
+                        seen.add(receipt)
+                        fresh.append(raw)
+                if fresh:
+                    yield Batch(fresh, batch.total)
+            if len(counts) == 1 and len(read) == next(iter(counts)):
+                return
+        raise RetryableError(
+            f"receipts of the second {second} ({bound}) kept changing while they were read "
+            f"({MAX_PASSES} passes): the next run reads that second again"
+        )
 
     async def _created_window(self, low: int, high: int) -> AsyncIterator[Batch]:
         def fetch(offset: int) -> Awaitable[dict[str, Any]]:

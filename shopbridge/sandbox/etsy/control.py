@@ -116,7 +116,10 @@ async def create_receipts(request: Request, world: EtsySandbox) -> Any:
     if not 1 <= count <= 10_000:
         raise bad_request("count must be within 1..10000")
     made = world.create_receipts(
-        path_id(request, "shop_id"), count, _typed(body, "paid", bool, True)
+        path_id(request, "shop_id"),
+        count,
+        _typed(body, "paid", bool, True),
+        _typed(body, "one_second", bool, False),
     )
     return {"receipt_ids": [r.receipt_id for r in made]}
 
