@@ -6,6 +6,7 @@ to the channel's adapter, and lets the pull engine do the work.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 from shopbridge.channels.etsy.client import EtsyClient
@@ -18,6 +19,7 @@ from shopbridge.store import cursors
 from shopbridge.store.db import Database
 from shopbridge.store.shops import ShopRecord
 from shopbridge.sync.connection import ShopConnections
+from shopbridge.sync.exclusive import DEFAULT_TTL, holder_id, run_lease
 from shopbridge.sync.pull import ORDERS, Clock, Progress, PullEngine, ShopRef, noop
 from shopbridge.sync.runs import RunRecorder, RunSummary
 
@@ -25,10 +27,25 @@ RECONCILE_DAYS = 30
 
 
 class SyncService:
-    def __init__(self, connections: ShopConnections, clock: Clock = utcnow) -> None:
+    """Every run holds its (shop, stream) lease while it runs (`sync.exclusive`): a second
+    run of the same stream, from any process, is refused with JobBusyError naming the holder."""
+
+    def __init__(
+        self,
+        connections: ShopConnections,
+        clock: Clock = utcnow,
+        *,
+        holder: str | None = None,
+        lease_ttl: timedelta = DEFAULT_TTL,
+    ) -> None:
         self.connections = connections
         self.database: Database = connections.database
         self.clock = clock
+        self.holder = holder or holder_id()
+        self.lease_ttl = lease_ttl
+
+    def exclusive(self, shop: ShopRecord, stream: str) -> AbstractAsyncContextManager[None]:
+        return run_lease(self.database, shop.id, shop.name, stream, self.holder, self.lease_ttl)
 
     async def listings(
         self,
@@ -38,11 +55,12 @@ class SyncService:
         progress: Progress = noop,
     ) -> RunSummary:
         shop = self._shop(name)
-        recorder = self._recorder(shop, "listings")
-        recorder.start(trigger, params={"states": list(states)})
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress)
-            return await engine.listings(states)
+        async with self.exclusive(shop, "listings"):
+            recorder = self._recorder(shop, "listings")
+            recorder.start(trigger, params={"states": list(states)})
+            async with await self._client(shop, recorder) as client:
+                engine = self._engine(shop, client, recorder, progress)
+                return await engine.listings(states)
 
     async def orders(
         self,
@@ -60,23 +78,24 @@ class SyncService:
         shop = self._shop(name)
         if start is not None:
             start, end = history_window(start, end, self.clock(), earliest_for(shop.channel))
-        recorder = self._recorder(shop, ORDERS)
-        chosen = _filter_param(import_filter)
-        if start is None:
-            with self.database.read() as session:
-                cursor = cursors.get_cursor(session, shop.id, ORDERS)
-                cursor_value = cursor.value if cursor else None
-            window_start, window_end = PullEngine.window_for(self.clock, cursor_value)
-            params = {"mode": "incremental", **chosen}
-            recorder.start(trigger, window_start, window_end, params)
+        async with self.exclusive(shop, ORDERS):
+            recorder = self._recorder(shop, ORDERS)
+            chosen = _filter_param(import_filter)
+            if start is None:
+                with self.database.read() as session:
+                    cursor = cursors.get_cursor(session, shop.id, ORDERS)
+                    cursor_value = cursor.value if cursor else None
+                window_start, window_end = PullEngine.window_for(self.clock, cursor_value)
+                params = {"mode": "incremental", **chosen}
+                recorder.start(trigger, window_start, window_end, params)
+                async with await self._client(shop, recorder) as client:
+                    engine = self._engine(shop, client, recorder, progress, import_filter)
+                    return await engine.orders_incremental(window_start, window_end)
+            assert end is not None  # history_window gave the window its end
+            recorder.start(trigger, start, end, {"mode": "historic", **chosen})
             async with await self._client(shop, recorder) as client:
                 engine = self._engine(shop, client, recorder, progress, import_filter)
-                return await engine.orders_incremental(window_start, window_end)
-        assert end is not None  # history_window gave the window its end
-        recorder.start(trigger, start, end, {"mode": "historic", **chosen})
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress, import_filter)
-            return await engine.orders_historic(start, end)
+                return await engine.orders_historic(start, end)
 
     async def orders_updated_between(
         self,
@@ -90,12 +109,13 @@ class SyncService:
         """Re-read the orders updated in [start, end) exactly as an incremental run did, without
         touching the cursor (a resync of that run)."""
         shop = self._shop(name)
-        recorder = self._recorder(shop, ORDERS)
-        params = {"mode": "incremental", "resync": True, **_filter_param(import_filter)}
-        recorder.start(trigger, start, end, params)
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress, import_filter)
-            return await engine.orders_incremental(start, end, move_cursor=False)
+        async with self.exclusive(shop, ORDERS):
+            recorder = self._recorder(shop, ORDERS)
+            params = {"mode": "incremental", "resync": True, **_filter_param(import_filter)}
+            recorder.start(trigger, start, end, params)
+            async with await self._client(shop, recorder) as client:
+                engine = self._engine(shop, client, recorder, progress, import_filter)
+                return await engine.orders_incremental(start, end, move_cursor=False)
 
     async def reconcile(
         self,
@@ -105,13 +125,14 @@ class SyncService:
         progress: Progress = noop,
     ) -> RunSummary:
         shop = self._shop(name)
-        recorder = self._recorder(shop, "reconcile")
-        end = self.clock()
-        start = end - timedelta(days=days)
-        recorder.start(trigger, start, end, {"days": days})
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress)
-            return await engine.reconcile(start, end)
+        async with self.exclusive(shop, "reconcile"):
+            recorder = self._recorder(shop, "reconcile")
+            end = self.clock()
+            start = end - timedelta(days=days)
+            recorder.start(trigger, start, end, {"days": days})
+            async with await self._client(shop, recorder) as client:
+                engine = self._engine(shop, client, recorder, progress)
+                return await engine.reconcile(start, end)
 
     # --- wiring ------------------------------------------------------------------------------
 
