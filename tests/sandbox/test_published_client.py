@@ -91,3 +91,57 @@ def test_a_form_refresh_is_still_accepted(sandbox: Any) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["access_token"].startswith(f"{user_id}.")
+
+
+def test_etsyv3_writes_stock_state_and_tracking(sandbox: Any) -> None:
+    """etsyv3's own write calls, unmodified: the inventory rebuilt by its
+    generate_request_from_inventory_response with one quantity changed, updateListing with
+    `state`, createReceiptShipment with a carrier and a tracking code (it sends JSON bodies)."""
+    from etsyv3.enums import ListingRequestState, ShippingProvider
+    from etsyv3.models.listing_request import UpdateListingInventoryRequest, UpdateListingRequest
+    from etsyv3.models.receipt_request import CreateReceiptShipmentRequest
+
+    world = sandbox.sandbox
+    user_id, shop_id = world.shops[0]
+    tokens = world.issue_tokens(user_id, ["listings_r", "listings_w", "transactions_r",
+                                          "transactions_w"])
+    api = EtsyAPI(world.keystring, tokens["access_token"], tokens["refresh_token"],
+                  datetime.utcnow() + timedelta(hours=1))
+    api.session.headers["x-api-key"] = f"{world.keystring}:{world.shared_secret}"
+    api.session.mount("https://", ToSandbox(sandbox.base_url))
+    state = world.shop_state(shop_id)
+    # etsyv3 turns a quantity of 0 (and False, and []) into null: take a listing without one,
+    # whose quantity varies on all its properties (one product may change alone).
+    listing = next(
+        x for x in state.listings.values()
+        if x.state == "active"
+        and len(x.inventory.products) > 1
+        and sorted(x.inventory.quantity_on_property)
+        == sorted(v.property_id for v in x.inventory.products[0].property_values)
+        and all(o.quantity > 0 for p in x.inventory.products for o in p.offerings)
+    )
+
+    current = api.get_listing_inventory(listing.listing_id)
+    request = UpdateListingInventoryRequest.generate_request_from_inventory_response(current)
+    request.products[0].offerings[0]["quantity"] = 7
+    answer = api.update_listing_inventory(listing.listing_id, request)
+    quantities = [p["offerings"][0]["quantity"] for p in answer["products"]]
+    assert quantities == [7] + [p["offerings"][0]["quantity"] for p in current["products"][1:]]
+    assert {p["product_id"] for p in answer["products"]}.isdisjoint(
+        {p["product_id"] for p in current["products"]}
+    )
+
+    off = api.update_listing(shop_id, listing.listing_id,
+                             UpdateListingRequest(state=ListingRequestState.INACTIVE))
+    assert off["state"] == "inactive" and listing.state == "inactive"
+
+    receipt = next(r for r in state.receipts.values()
+                   if r.is_paid and not r.is_shipped and not r.is_canceled)
+    shipped = api.create_receipt_shipment(
+        shop_id, receipt.receipt_id,
+        CreateReceiptShipmentRequest(tracking_code="9400100", carrier_name=ShippingProvider.USPS),
+    )
+    assert shipped["is_shipped"] and shipped["shipments"][-1]["tracking_code"] == "9400100"
+    counts = world.request_counts()
+    assert counts["updateListingInventory"] == counts["updateListing"] == 1
+    assert counts["createReceiptShipment"] == 1

@@ -159,19 +159,43 @@ async def update_shop_receipt(c: Call) -> Any:
 
 
 async def create_receipt_shipment(c: Call) -> Any:
+    """Etsy's rules: one tracking code per submission, tracking code and carrier together, a
+    carrier Etsy knows (a name from getShippingCarriers, any case, or `other`), tracking
+    required for US domestic orders above $10 and orders to India, never on a canceled
+    receipt. Etsy itself has been seen to accept an unknown carrier and drop the tracking
+    silently (open-api #135); the sandbox refuses it, so a client that would lose a tracking
+    code that way is caught."""
     state = c.own_shop(c.id("shop_id"))
     receipt_id = c.id("receipt_id")
-    form = await form_params(
-        c.request, frozenset({"tracking_code", "carrier_name", "send_bcc", "note_to_buyer"})
-    )
+    form = await form_params(c.request, SHIPMENT_FIELDS)
     tracking, carrier = form.text("tracking_code"), form.text("carrier_name")
     form.boolean("send_bcc")
     if bool(tracking) != bool(carrier):
         raise bad_request("tracking_code and carrier_name must be given together")
     if tracking is not None and "," in tracking:
         raise bad_request("Only one tracking code may be submitted at a time")
-    r = c.world.ship_receipt(state.shop.shop_id, receipt_id, tracking, carrier)
+    if carrier and render.carrier_key(carrier) not in render.KNOWN_CARRIERS:
+        raise bad_request(
+            f"carrier_name {carrier!r} is not a supported carrier: use a name from "
+            "getShippingCarriers, or 'other' with the tracking code"
+        )
+    r = c.world.ship_receipt(
+        state.shop.shop_id, receipt_id, tracking or None, carrier or None, enforce=True
+    )
     return render.receipt(r, state.shop, c.admission.scopes)
+
+
+async def update_listing(c: Call) -> Any:
+    """updateListing (PATCH, form or JSON body): shopbridge changes `state` only; the other
+    fields of the spec are accepted and left as they are (the sandbox does not model them)."""
+    state = c.own_shop(c.id("shop_id"))
+    listing_id = c.id("listing_id")
+    form = await form_params(c.request, UPDATE_LISTING_FIELDS)
+    new_state = form.raw("state")
+    if new_state is not None and new_state not in ("active", "inactive"):
+        raise bad_request("state must be one of: active, inactive")
+    lst = c.world.patch_listing(state.shop.shop_id, listing_id, new_state)
+    return render.listing(lst, state.shop)
 
 
 async def receipt_transactions(c: Call) -> Any:
@@ -311,6 +335,15 @@ RECEIPT_FILTERS = frozenset(
     "was_paid was_shipped was_delivered was_canceled legacy".split()
 )
 _LISTING = frozenset({"includes", "language", "legacy", "allow_suggested_title"})
+SHIPMENT_FIELDS = frozenset({"tracking_code", "carrier_name", "send_bcc", "note_to_buyer"})
+UPDATE_LISTING_FIELDS = frozenset(
+    "image_ids title description materials should_auto_renew shipping_profile_id "
+    "return_policy_id shop_section_id item_weight item_length item_width item_height "
+    "item_weight_unit item_dimensions_unit is_taxable taxonomy_id tags who_made when_made "
+    "featured_rank is_personalizable personalization_is_required "
+    "personalization_char_count_max personalization_instructions state is_supply "
+    "production_partner_ids type".split()
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("ping", "GET", "/openapi-ping", None, frozenset(), ping),
@@ -404,6 +437,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "listings_r",
         frozenset({"state", "sort_on", "sort_order", "includes"}) | _PAGE,
         listings_by_shop,
+    ),
+    Endpoint(
+        "updateListing",
+        "PATCH",
+        "/shops/{shop_id}/listings/{listing_id}",
+        "listings_w",
+        _L,
+        update_listing,
     ),
     Endpoint(
         "getShopShippingProfiles",

@@ -10,6 +10,9 @@ With none of these the rule fires on every match (bounded by `times` if set).
 Kinds: latency (ms, fixed or uniform/exponential), error (status 500/503...), timeout (hang
 `hang_seconds`, then 504), drop (connection closed mid-response), truncate (200 with cut JSON),
 rate_limit (429 storm with retry-after), expire_token (the caller's access token expires now).
+With `apply`, a terminal fault strikes AFTER the request took effect: the write is done on the
+sandbox's side and the caller gets the error, the hang or the dropped connection instead of the
+answer (a response lost on the way back: what makes a retried POST post twice).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class FaultRule:
     distribution: str = "fixed"  # fixed | uniform (0..2x) | exponential (mean latency_ms)
     hang_seconds: float = 30.0
     retry_after: int = 1
+    apply: bool = False
     matched: int = field(default=0, repr=False)
     fired: int = field(default=0, repr=False)
 

@@ -1,14 +1,20 @@
 """updateListingInventory: Etsy's validation rules and the replacement of a whole inventory.
 
-Rules enforced (each breach is a 400 `{"error": ...}`):
-- `products` is a non-empty array; every product has exactly one offering with a float
-  `price` (major units, 0.20 .. 50000), an integer `quantity` 0..999 and a boolean `is_enabled`.
+Rules enforced (each breach is a 400 `{"error": ...}`, Etsy's wording where it is known):
+- `products` is required ("Missing input parameter: [products]") and is the listing's WHOLE
+  inventory: a product left out is deleted, not refused (Etsy's answer in open-api #337/#560);
+  the deleted ones show with `show_deleted=true`, marked `is_deleted`.
+- Every product has exactly one offering with a float `price` (major units, 0.20 .. 50000; a
+  Money object is refused), an integer `quantity` 0..999 (Etsy's ceiling per offering) and a
+  boolean `is_enabled`.
 - Every product names the same properties (at most two); no two products share the same values;
   property values contain no parentheses.
 - Each `*_on_property` list names only properties the products use. Products that agree on
   the properties in `price_on_property` must have the same price; likewise quantity and SKU.
   An empty list means the field may not vary at all.
-- At least one offering is enabled.
+- At least one offering is enabled, and at least one has a quantity above zero: Etsy refuses
+  an inventory with nothing to sell, whatever the listing's state ("One offering must have
+  quantity greater than 0", open-api #395/#501).
 `readiness_state_id` is accepted but optional (Etsy's legacy mode).
 Every accepted update issues NEW product_id, offering_id and value_ids, as Etsy does.
 """
@@ -24,6 +30,9 @@ from .money import to_minor
 from .records import Inventory, Offering, Product, PropertyValue
 
 MAX_PROPERTIES = 2
+MAX_QUANTITY = 999
+NOTHING_TO_SELL = "One offering must have quantity greater than 0"
+MISSING_PRODUCTS = "Missing input parameter: [products]"
 ON_PROPERTY_FIELDS = ("price_on_property", "quantity_on_property", "sku_on_property")
 
 
@@ -34,8 +43,10 @@ def replace_inventory(body: Any, currency: str, ids: IdAllocator) -> Inventory:
     if unknown:
         raise bad_request(f"Unexpected field(s): {', '.join(sorted(unknown))}")
     raw_products = body.get("products")
-    if not isinstance(raw_products, list) or not raw_products:
-        raise bad_request("products must be a non-empty array")
+    if raw_products is None or raw_products == []:
+        raise bad_request(MISSING_PRODUCTS)
+    if not isinstance(raw_products, list):
+        raise bad_request("products must be an array")
     parsed = [_parse_product(p, i, currency) for i, p in enumerate(raw_products)]
     prop_ids = _check_properties(parsed)
     on = {name: _parse_on_property(body.get(name), name, prop_ids) for name in ON_PROPERTY_FIELDS}
@@ -44,6 +55,8 @@ def replace_inventory(body: Any, currency: str, ids: IdAllocator) -> Inventory:
     _check_varies_only_on(parsed, on["sku_on_property"], "sku", lambda p: p["sku"])
     if not any(p["is_enabled"] for p in parsed):
         raise bad_request("At least one offering must be enabled")
+    if not any(p["quantity"] > 0 for p in parsed):
+        raise bad_request(NOTHING_TO_SELL)
     return _build(parsed, on, body.get("readiness_state_on_property") or [], ids)
 
 
@@ -62,8 +75,15 @@ def _parse_product(raw: Any, index: int, currency: str) -> dict[str, Any]:
         raise bad_request(f"{where}.offerings[0] must be an object")
     price = _price(offering.get("price"), where, currency)
     quantity = offering.get("quantity")
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= 999:
-        raise bad_request(f"{where}.offerings[0].quantity must be an integer from 0 to 999")
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise bad_request(f"{where}.offerings[0].quantity must be an integer")
+    if quantity > MAX_QUANTITY:
+        raise bad_request(
+            f"There was a problem with /{where.replace('[', '/').replace(']', '')}"
+            f"/offerings/0/quantity : cannot be greater than {MAX_QUANTITY}"
+        )
+    if quantity < 0:
+        raise bad_request(f"{where}.offerings[0].quantity cannot be negative")
     enabled = offering.get("is_enabled")
     if not isinstance(enabled, bool):
         raise bad_request(f"{where}.offerings[0].is_enabled must be a boolean")

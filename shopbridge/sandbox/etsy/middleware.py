@@ -69,8 +69,10 @@ class SandboxMiddleware:
                 terminal = rule
         if terminal is None:
             await self.app(scope, receive, send)
-        else:
-            await self._inject(terminal, scope, receive, send)
+            return
+        if terminal.apply and terminal.kind != "truncate":
+            await self.app(scope, receive, _discard)  # it takes effect; its answer is lost
+        await self._inject(terminal, scope, receive, send)
 
     def _delay(self, path: str, rules: list[FaultRule]) -> float:
         cfg = self.world.config
@@ -114,6 +116,10 @@ class SandboxMiddleware:
         cut = body[: max(1, len(body) // 2)]
         await send(_start(200, len(cut)))
         await send({"type": "http.response.body", "body": cut})
+
+
+async def _discard(message: Message) -> None:
+    return None
 
 
 def _start(status: int, length: int, extra: list[tuple[bytes, bytes]] | None = None) -> Message:

@@ -174,6 +174,10 @@ class Receipt:
     shipments: list[Shipment] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     message_from_seller: str | None = None
+    # Made while the sandbox runs (not generated history), and whether its paid lines have
+    # left the listings' stock yet: Etsy lowers quantities when the buyer pays.
+    live: bool = False
+    stock_taken: bool = False
 
     def total_price(self) -> int:
         return sum(t.price * t.quantity for t in self.transactions)

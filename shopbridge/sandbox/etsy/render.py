@@ -490,7 +490,22 @@ CARRIERS = (
     (6, "Deutsche Post", "de"),
     (7, "Japan Post", "jp"),
     (8, "Canada Post", "ca"),
+    (9, "India Post", "in"),
+    (10, "Australia Post", "au"),
+    (11, "DHL Express", "all"),
+    (12, "Hermes", "gb"),
+    (13, "DPD", "de"),
 )
+OTHER_CARRIER = "other"
+
+
+def carrier_key(name: str) -> str:
+    """How createReceiptShipment compares carrier names: case, spaces and underscores aside
+    ("Royal Mail", "royal_mail" and "royal-mail" are one carrier)."""
+    return "-".join(name.replace("_", " ").replace("-", " ").casefold().split())
+
+
+KNOWN_CARRIERS = frozenset(carrier_key(name) for _, name, _ in CARRIERS) | {OTHER_CARRIER}
 
 
 def carriers(origin_country_iso: str) -> Json:

@@ -24,10 +24,36 @@ from .inventory import replace_inventory
 from .ledger import Ledger, LedgerEntry, receipt_id_of_payment
 from .ledger import build as build_ledger
 from .ratelimit import RateLimiter
-from .records import Buyer, Listing, Receipt, Refund, Shipment, Shop, Transaction
+from .records import (
+    Buyer,
+    Listing,
+    Product,
+    Receipt,
+    Refund,
+    Shipment,
+    Shop,
+    Transaction,
+)
 from .tokens import TokenStore
 
 HOUR = 3600
+TRACKING_REQUIRED = "A tracking number is required"
+US_TRACKING_THRESHOLD = 1000  # cents: US domestic orders above $10 need tracking
+
+
+def needs_tracking(state: ShopState, r: Receipt) -> bool:
+    """Etsy requires tracking for orders shipped within the United States above $10 and for
+    orders shipped to India (createReceiptShipment's notes)."""
+    destination = r.buyer.country_iso
+    if destination == "IN":
+        return True
+    domestic_us = state.shop.country_iso == "US" and destination == "US"
+    return domestic_us and state.shop.currency == "USD" and r.grandtotal() > US_TRACKING_THRESHOLD
+
+
+def _combo(p: Product) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """A product's identity inside one listing: its property values (ids are renumbered)."""
+    return tuple(sorted((v.property_id, v.values) for v in p.property_values))
 
 
 @dataclass
@@ -261,26 +287,57 @@ class EtsySandbox:
         r = self._generator.receipt(state.shop, listings, created, state.buyers, lifecycle=False)
         if paid:
             r.is_paid, r.paid_at = True, created
+        r.live = True
         state.receipts[r.receipt_id] = r
         state.by_created.add(r.created, r.receipt_id)
         state.by_updated.add(r.updated, r.receipt_id)
         for t in r.transactions:
             state.transactions.append(t)
             state.tx_receipt[t.transaction_id] = r.receipt_id
-            self._sell(state, t)
+        if paid:
+            self._take_stock(state, r)
         state.events["created"] += 1
         state.money_version += 1
         return r
 
     def _sell(self, state: ShopState, t: Transaction) -> None:
-        listing = state.listings[t.listing_id]
-        for p in listing.inventory.products:
-            if p.product_id == t.product_id:
+        """A paid sale lowers what the listing offers, as Etsy does when the buyer pays. A
+        quantity that does not vary on a property is one stock shared by every product that
+        agrees on `quantity_on_property` (all of them when the list is empty): each of their
+        offerings falls, so the inventory keeps obeying Etsy's own PUT rules."""
+        listing = state.listings.get(t.listing_id)
+        if listing is None:
+            return
+        inv = listing.inventory
+        sold = next((p for p in inv.products if p.product_id == t.product_id), None)
+        if sold is None:
+            return
+
+        def key(p: Product) -> tuple[tuple[int, tuple[str, ...]], ...]:
+            return tuple(
+                sorted(
+                    (v.property_id, v.values)
+                    for v in p.property_values
+                    if v.property_id in inv.quantity_on_property
+                )
+            )
+
+        shared = key(sold)
+        for p in inv.products:
+            if not p.is_deleted and key(p) == shared:
                 for o in p.offerings:
                     o.quantity = max(0, o.quantity - t.quantity)
         if listing.quantity() == 0 and listing.state == "active":
             self._set_listing_state(state, listing, "sold_out")
         listing.updated = max(listing.updated, self.now())
+
+    def _take_stock(self, state: ShopState, r: Receipt) -> None:
+        """Once per receipt made here: its lines leave the listings' stock."""
+        if r.stock_taken:
+            return
+        r.stock_taken = True
+        for t in r.transactions:
+            self._sell(state, t)
 
     def _touch(self, state: ShopState, r: Receipt) -> None:
         """Bump updated_timestamp and keep the update index in step."""
@@ -305,6 +362,8 @@ class EtsySandbox:
             if was_paid is not None:
                 r.is_paid, r.paid_at = was_paid, (r.paid_at or now) if was_paid else None
                 state.money_version += 1
+                if was_paid and r.live:
+                    self._take_stock(state, r)
             if was_shipped is not None:
                 r.is_shipped, r.shipped_at = (
                     was_shipped,
@@ -323,13 +382,19 @@ class EtsySandbox:
         receipt_id: int,
         tracking_code: str | None = None,
         carrier_name: str | None = None,
+        enforce: bool = False,
     ) -> Receipt:
-        """Mark shipped; with a tracking code also add a shipment. Bumps updated_timestamp."""
+        """Mark shipped; with a tracking code also add a shipment (a second submission adds a
+        second one, as on Etsy). Bumps updated_timestamp. A canceled receipt is refused. With
+        `enforce` (createReceiptShipment), Etsy's rule too: orders shipped within the United
+        States above $10 and orders to India need a tracking code and a carrier."""
         with self.lock:
             state = self.shop_state(shop_id)
             r = self.receipt(shop_id, receipt_id)
             if r.is_canceled:
                 raise EtsyError(409, "Cannot submit tracking for a canceled receipt")
+            if enforce and not (tracking_code and carrier_name) and needs_tracking(state, r):
+                raise EtsyError(400, TRACKING_REQUIRED)
             now = self.now()
             r.is_shipped, r.shipped_at = True, r.shipped_at or now
             if tracking_code:
@@ -452,13 +517,46 @@ class EtsySandbox:
             return listing
 
     def update_inventory(self, listing_id: int, body: dict[str, Any]) -> Listing:
-        """updateListingInventory: validate and replace, with NEW product/offering/value ids."""
+        """updateListingInventory: validate and replace, with NEW product/offering/value ids.
+        The body is the whole inventory: a product it leaves out is deleted (kept, marked
+        is_deleted, for show_deleted=true), as Etsy does. A sold-out listing stays sold out:
+        no API call renews it."""
         with self.lock:
             shop, listing = self.listing(listing_id)
-            listing.inventory = replace_inventory(body, shop.shop.currency, self.ids)
+            fresh = replace_inventory(body, shop.shop.currency, self.ids)
+            sent = {_combo(p) for p in fresh.products}
+            for p in listing.inventory.products:
+                if not p.is_deleted and _combo(p) not in sent:
+                    p.is_deleted = True
+                    for o in p.offerings:
+                        o.is_deleted = True
+                    fresh.products.append(p)
+            listing.inventory = fresh
             listing.updated = self.now()
             if listing.quantity() == 0 and listing.state == "active":
                 self._set_listing_state(shop, listing, "sold_out")
+            return listing
+
+    def patch_listing(self, shop_id: int, listing_id: int, state: str | None) -> Listing:
+        """updateListing's `state` (active | inactive), with Etsy's refusals: a sold-out listing
+        cannot be activated through the API (only Etsy's own pages renew it), nor can a
+        listing with nothing to sell. Bumps updated_timestamp."""
+        with self.lock:
+            shop, listing = self.listing(listing_id)
+            if listing.shop_id != shop_id:
+                raise not_found(
+                    f"Could not find a listing with listing_id = {listing_id} in shop {shop_id}"
+                )
+            renewing = listing.state == "sold_out" or listing.quantity() == 0
+            if state == "active" and listing.state != "active" and renewing:
+                raise EtsyError(
+                    400,
+                    f"Cannot activate a listing in this state: state = {listing.state}, "
+                    f"listing_id = {listing_id}",
+                )
+            if state is not None:
+                self._set_listing_state(shop, listing, state)
+            listing.updated = max(self.now(), listing.updated)
             return listing
 
     def _set_listing_state(self, shop: ShopState, listing: Listing, new_state: str) -> None:

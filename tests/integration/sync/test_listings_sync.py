@@ -68,7 +68,8 @@ async def test_catalog_import_and_renumbered_products_keep_their_variants(
     varied = [
         lst
         for lst in world.shop_state(shop_id).listings.values()
-        if len(lst.inventory.products) > 1
+        # Etsy refuses an inventory with nothing above zero: a sold-out one cannot be put back.
+        if len(lst.inventory.products) > 1 and lst.quantity() > 0
     ][:5]
     async with await harness.connections.client_for(SHOP) as client:
         for listing in varied:
