@@ -113,7 +113,11 @@ def write_orders(
         written = _write_order_rows(session, target, page, claims, customers, addresses)
         _write_lines(session, target, page, written)
         _write_documents(session, target, page, written)
-        stock.apply_orders(session, [result.order_id for result in written])
+        stock.apply_orders(
+            session,
+            [result.order_id for result in written],
+            created=[r.order_id for r in written if r.outcome is Outcome.CREATED],
+        )
         bindings.bind_many(
             session,
             [

@@ -743,7 +743,7 @@ def _line_state(status: str, is_shipped: bool, is_canceled: bool) -> str:
     return "open"
 
 
-def apply_orders(session: Session, order_ids: Sequence[int]) -> int:
+def apply_orders(session: Session, order_ids: Sequence[int], created: Iterable[int] = ()) -> int:
     """Bring the stock moves of these orders' lines in line with the orders as stored: an open
     line reserves its units in its shop's warehouse, a shipped line releases them and moves
     them out, a line cancelled before shipping releases them. Every move is keyed to its line
@@ -755,48 +755,56 @@ def apply_orders(session: Session, order_ids: Sequence[int]) -> int:
     units back on hand as it reserves them (the pool then agrees with the channel); first seen
     shipped or released, it moves nothing.
 
-    Set-based: four reads and the writes of `record_moves` per call, whatever its size.
+    `created`: orders this transaction inserted (their lines have no moves yet: not looked up).
+    Set-based: two or three reads and the writes of `record_moves` per call, whatever its size.
     """
     if not order_ids:
         return 0
-    orders = {
-        row.id: row
-        for row in session.execute(
-            select(
-                SalesOrder.id,
-                SalesOrder.shop_id,
-                SalesOrder.number,
-                SalesOrder.status,
-                SalesOrder.is_shipped,
-                SalesOrder.is_canceled,
-                SalesOrder.ordered_at,
-            ).where(SalesOrder.id.in_(sorted(set(order_ids))))
-        )
-    }
+    default = select(Warehouse.id).where(Warehouse.is_default.is_(True)).limit(1).scalar_subquery()
     lines = session.execute(
-        select(OrderLine.id, OrderLine.order_id, OrderLine.variant_id, OrderLine.quantity)
-        .where(OrderLine.order_id.in_(sorted(orders)), OrderLine.variant_id.is_not(None))
+        select(
+            OrderLine.id,
+            OrderLine.order_id,
+            OrderLine.variant_id,
+            OrderLine.quantity,
+            SalesOrder.shop_id,
+            SalesOrder.number,
+            SalesOrder.status,
+            SalesOrder.is_shipped,
+            SalesOrder.is_canceled,
+            SalesOrder.ordered_at,
+            func.coalesce(Shop.warehouse_id, default),
+        )
+        .join(SalesOrder, SalesOrder.id == OrderLine.order_id)
+        .join(Shop, Shop.id == SalesOrder.shop_id)
+        .where(OrderLine.order_id.in_(sorted(set(order_ids))), OrderLine.variant_id.is_not(None))
         .order_by(OrderLine.id)
     ).all()
     if not lines:
         return 0
+    new = set(created)
     existing: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for line_id, kind, quantity, warehouse_id in session.execute(
-        select(
-            StockMove.order_line_id, StockMove.kind, StockMove.quantity, StockMove.warehouse_id
-        ).where(StockMove.order_line_id.in_([line.id for line in lines]))
-    ):
-        existing[line_id or 0][kind] = (quantity, warehouse_id)
+    known = [line.id for line in lines if line.order_id not in new]
+    if known:
+        for line_id, kind, quantity, warehouse_id in session.execute(
+            select(
+                StockMove.order_line_id,
+                StockMove.kind,
+                StockMove.quantity,
+                StockMove.warehouse_id,
+            ).where(StockMove.order_line_id.in_(known))
+        ):
+            existing[line_id or 0][kind] = (quantity, warehouse_id)
     seeds = initial_moves(session, {line.variant_id for line in lines if line.variant_id})
-    warehouses = shop_warehouse_ids(session, {row.shop_id for row in orders.values()})
     moves: list[Move] = []
-    for line_id, order_id, variant_id, quantity in lines:
+    for line in lines:
+        line_id, variant_id, quantity = line.id, line.variant_id, line.quantity
         assert variant_id is not None  # selected so
-        order = orders[order_id]
+        order = _OrderState(line.shop_id, line.number, line.status, line.ordered_at)
+        state = _line_state(line.status, line.is_shipped, line.is_canceled)
         has = existing.get(line_id, {})
-        state = _line_state(order.status, order.is_shipped, order.is_canceled)
         reserved = has.get(RESERVE)
-        warehouse = reserved[1] if reserved else warehouses.get(order.shop_id)
+        warehouse = reserved[1] if reserved else line[10]
         if warehouse is None:
             continue  # no warehouse for this shop and no default: stock is not kept
         seed = seeds.get(variant_id)
@@ -837,6 +845,14 @@ def apply_orders(session: Session, order_ids: Sequence[int]) -> int:
             units = reserved[0] if reserved is not None else quantity
             moves.append(move(SALE, -units, "order shipped"))
     return record_moves(session, moves)
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderState:
+    shop_id: int
+    number: str
+    status: str
+    ordered_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
