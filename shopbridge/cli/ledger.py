@@ -1,4 +1,5 @@
-"""Ledger views: orders, customers, stock (items, a group of its own, live in `items`).
+"""Ledger views: orders, customers (items and stock, groups of their own, live in `items` and
+`stock`).
 
 Every view lists 50 rows by default, up to 10,000 with --limit, or every row with --all, streamed
 in constant memory (`--format csv|jsonl|json`); filters narrow it first.
@@ -26,7 +27,7 @@ from shopbridge.cli.options import (
     resolve_format,
 )
 from shopbridge.cli.output import emit, emit_object, emit_rows
-from shopbridge.domain.records import ListingState, OrderStatus
+from shopbridge.domain.records import OrderStatus
 from shopbridge.store import details, queries
 
 RowSource = Callable[[Any, queries.ViewFilter, int | None], Iterator[dict[str, Any]]]
@@ -208,35 +209,3 @@ def customers(
         search=search,
     )
     show_view(ctx, queries.customer_rows, "Customers", where, limit, every, fmt, as_json)
-
-
-def stock(
-    ctx: typer.Context,
-    shop: str | None = typer.Option(
-        None, "--shop", metavar="NAME", help="Only the warehouse this shop sells from."
-    ),
-    warehouse: str | None = typer.Option(
-        None, "--warehouse", metavar="NAME", help="Only this warehouse."
-    ),
-    status: ListingState | None = typer.Option(
-        None, "--status", case_sensitive=False, help="Only variants of items in this state."
-    ),
-    search: str | None = typer.Option(
-        None, "--search", metavar="TEXT", help="SKU or item title containing TEXT."
-    ),
-    limit: int = LIMIT,
-    every: bool = ALL,
-    fmt: OutputFormat = FORMAT,
-    as_json: bool = JSON,
-) -> None:
-    """Stock per variant and warehouse.
-
-    \\b
-    Examples:
-      shopbridge stock --search MUG
-      shopbridge stock --all --format csv > stock.csv
-    """
-    where = queries.ViewFilter(
-        shop=shop, warehouse=warehouse, status=status.value if status else None, search=search
-    )
-    show_view(ctx, queries.stock_rows, "Stock", where, limit, every, fmt, as_json)

@@ -9,15 +9,19 @@ shopbridge stock import FILE.csv [--mode set|add]
 from __future__ import annotations
 
 import getpass
+import itertools
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from shopbridge.cli.context import app_context
-from shopbridge.cli.output import emit, emit_object
+from shopbridge.cli.options import ALL, FORMAT, LIMIT, OutputFormat, resolve_format
+from shopbridge.cli.options import JSON as VIEW_JSON
+from shopbridge.cli.output import emit, emit_object, emit_rows
+from shopbridge.domain.records import ListingState
 from shopbridge.errors import ShopbridgeError
-from shopbridge.store import stock
+from shopbridge.store import queries, stock
 
 app = typer.Typer(help="Stock per variant and warehouse: on hand, reserved, available, offered.")
 
@@ -37,22 +41,55 @@ def _actor() -> str:
 @app.callback(invoke_without_command=True)
 def show(
     ctx: typer.Context,
-    sku: str | None = typer.Option(None, "--sku", help="Only this SKU."),
-    warehouse: str | None = typer.Option(None, "--warehouse", help="Only this warehouse."),
-    shop: str | None = typer.Option(None, "--shop", help="Only what this shop sells."),
-    limit: int = typer.Option(500, "--limit", min=1, max=100_000, help="Rows to show."),
-    as_json: bool = JSON,
+    sku: str | None = typer.Option(None, "--sku", metavar="SKU", help="Only this SKU."),
+    shop: str | None = typer.Option(
+        None,
+        "--shop",
+        metavar="NAME",
+        help="Only the warehouse this shop sells from, and only its offer.",
+    ),
+    warehouse: str | None = typer.Option(
+        None, "--warehouse", metavar="NAME", help="Only this warehouse."
+    ),
+    status: ListingState | None = typer.Option(
+        None, "--status", case_sensitive=False, help="Only variants of items in this state."
+    ),
+    search: str | None = typer.Option(
+        None, "--search", metavar="TEXT", help="SKU or item title containing TEXT."
+    ),
+    limit: int = LIMIT,
+    every: bool = ALL,
+    fmt: OutputFormat = FORMAT,
+    as_json: bool = VIEW_JSON,
 ) -> None:
-    """Stock per variant and warehouse: on hand, reserved, available, and per shop offered."""
+    """Stock per variant and warehouse: on hand, reserved, available, and per shop offered.
+
+    \b
+    Examples:
+      shopbridge stock --sku MUG-RED
+      shopbridge stock --search MUG
+      shopbridge stock --all --format csv > stock.csv
+      shopbridge stock moves MUG-RED
+      shopbridge stock adjust MUG-RED --by -1 --reason breakage
+    """
     if ctx.invoked_subcommand is not None:
         return
-    context = app_context(ctx)
-    shop_id = context.connections().shops.get(shop).id if shop else None
-    with context.database().read() as session:
-        rows = stock.stock_view(session, sku, warehouse, shop_id, limit)
-    if not as_json:
-        rows = [_flat(row) for row in rows]
-    emit(rows, "Stock", as_json)
+    fmt = resolve_format(fmt, as_json, every, limit)
+    where = queries.ViewFilter(
+        shop=shop, warehouse=warehouse, status=status.value if status else None, search=search
+    )
+    with app_context(ctx).database().read() as session:
+        if warehouse is not None:
+            stock.warehouse_by_name(session, warehouse)  # an unknown name is an error, not []
+        shop_id = queries.shop_id(session, shop) if shop else None
+        # --sku filters rows as they stream: every row is read, then only that SKU's kept.
+        cap = None if every or sku is not None else limit
+        rows = stock.with_offered(session, queries.stock_rows(session, where, cap), shop_id, sku)
+        if sku is not None and not every:
+            rows = itertools.islice(rows, limit)
+        if fmt in (OutputFormat.TABLE, OutputFormat.CSV):
+            rows = (_flat(row) for row in rows)
+        emit_rows(rows, "Stock", fmt.value)
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -938,18 +938,18 @@ def seed_from_channel(
 # --- the view `shopbridge stock` shows ------------------------------------------------------------
 
 
-def stock_view(
+def with_offered(
     session: Session,
-    sku: str | None = None,
-    warehouse: str | None = None,
+    rows: Iterable[dict[str, Any]],
     shop_id: int | None = None,
-    limit: int = 500,
-) -> list[dict[str, Any]]:
-    """Per variant and warehouse: on hand, reserved, available, and what each shop selling the
-    variant is offered (summed over that shop's warehouses)."""
+    sku: str | None = None,
+    batch: int = 500,
+) -> Iterator[dict[str, Any]]:
+    """Stock rows (variant, sku, ..., available) with what each shop selling the variant is
+    offered (summed over that shop's warehouses), read a batch at a time so an export stays in
+    constant memory; `shop_id` keeps that shop's offer only, `sku` that SKU's rows only."""
     if sku is not None and not variants_with_sku(session, sku):
         raise StockError(f"unknown SKU {sku!r}")
-    rows = levels(session, sku=sku, warehouse=warehouse)
     shops = dict(
         session.execute(
             select(Shop.id, Shop.name).where(Shop.status != "removed").order_by(Shop.name)
@@ -957,27 +957,30 @@ def stock_view(
     )
     if shop_id is not None:
         shops = {shop_id: shops[shop_id]} if shop_id in shops else {}
-    variant_ids = sorted({row.variant_id for row in rows})
-    offers = {sid: offered(session, sid, variant_ids) for sid in shops}
-    if shop_id is not None:
-        rows = [row for row in rows if row.variant_id in offers.get(shop_id, {})]
-    return [
-        {
-            "variant": row.variant_id,
-            "sku": row.sku,
-            "title": row.title,
-            "warehouse": row.warehouse,
-            "on_hand": row.on_hand,
-            "reserved": row.reserved,
-            "available": row.available,
-            "offered": {
-                shops[sid]: offer[row.variant_id]
-                for sid, offer in offers.items()
-                if row.variant_id in offer
-            },
-        }
-        for row in rows[:limit]
-    ]
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        variant_ids = sorted({row["variant"] for row in chunk})
+        offers = {sid: offered(session, sid, variant_ids) for sid in shops}
+        for row in chunk:
+            yield {
+                **row,
+                "offered": {
+                    shops[sid]: offer[row["variant"]]
+                    for sid, offer in offers.items()
+                    if row["variant"] in offer
+                },
+            }
+        chunk.clear()
+
+    for row in rows:
+        if sku is not None and row["sku"] != sku:
+            continue
+        chunk.append(row)
+        if len(chunk) >= batch:
+            yield from flush()
+    if chunk:
+        yield from flush()
 
 
 def set_shop_warehouse(session: Session, shop_id: int, name: str) -> WarehouseRow:

@@ -109,6 +109,8 @@ def test_adjust_show_and_history(ledger: Database, capsys: pytest.CaptureFixture
     assert all(m["who"] for m in history)
     code, out, _ = run(capsys, "stock")
     assert code == 0 and "MUG-R" in out and "s1 3" in out
+    code, out, _ = run(capsys, "stock", "--all", "--format", "csv")
+    assert code == 0 and out.splitlines()[1].endswith(",3,0,3,s1 3")
 
     assert "below 0" in refused(capsys, "stock", "adjust", "MUG-R", "--by", "-4", "--reason", "x")
     assert "unknown SKU 'NOPE'" in refused(
@@ -159,6 +161,7 @@ def test_shop_offer_settings(ledger: Database, capsys: pytest.CaptureFixture[str
     ok(capsys, "stock", "adjust", "MUG-R", "--by", "6", "--reason", "count")
     ok(capsys, "stock", "adjust", "MUG-R", "--by", "5", "--warehouse", "annex", "--reason", "count")
     assert ok(capsys, "shop", "settings", "s1")["stock_from"] == ["main"]  # the default one
+    ok(capsys, "shop", "settings", "s1", "--warehouse", "main")
     changed = ok(
         capsys,
         "shop",
@@ -181,11 +184,11 @@ def test_shop_offer_settings(ledger: Database, capsys: pytest.CaptureFixture[str
         "max_offer": 4,
     }
     assert changed["push_stock"] is False
-    rows = ok(capsys, "stock", "--shop", "s1", "--sku", "MUG-R")
+    rows = ok(capsys, "stock", "--sku", "MUG-R")
     assert {r["warehouse"]: r["offered"] for r in rows} == {"annex": {"s1": 4}, "main": {"s1": 4}}
     ok(capsys, "shop", "settings", "s1", "--max-offer", "999", "--push-stock")
-    rows = ok(capsys, "stock", "--shop", "s1", "--sku", "MUG-R")
-    assert rows[0]["offered"] == {"s1": 5}  # (6 + 5 - 1) * 50% = 5
+    rows = ok(capsys, "stock", "--shop", "s1", "--sku", "MUG-R")  # the shop's own warehouse
+    assert [(r["warehouse"], r["offered"]) for r in rows] == [("main", {"s1": 5})]  # (6+5-1)/2
     assert "unknown warehouse 'attic'" in refused(
         capsys, "shop", "settings", "s1", "--stock-from", "main,attic"
     )
