@@ -7,12 +7,13 @@ one raw record into a domain record. A new platform is a new package implementin
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from shopbridge.domain.records import Listing, Order
+from shopbridge.errors import RetryableError
 
 Raw = dict[str, Any]
 
@@ -78,3 +79,85 @@ class ChannelAdapter(Protocol):
     def map_listing(self, raw: Mapping[str, Any]) -> Listing: ...
 
     def map_order(self, raw: Mapping[str, Any]) -> Order: ...
+
+
+# Writing to a channel ---------------------------------------------------------------------------
+
+
+class UncertainWriteError(RetryableError):
+    """A write was sent but its outcome is unknown (no answer in time, the connection dropped,
+    a 5xx, a cut body): it may have taken effect. It is never re-sent blindly; the channel's
+    adapter re-reads what it wrote where it can, and otherwise the next run re-reads and
+    recomputes before writing again."""
+
+
+StockOutcome = Literal["updated", "unchanged", "nothing_to_sell"]
+
+
+@dataclass(frozen=True, slots=True)
+class StockPush:
+    """What one stock write to one listing did.
+
+    `updated`: the channel took the new quantities (`listing` is the channel's listing after the
+    write, with any renumbered variant ids: re-bind from it). `unchanged`: nothing differed, no
+    call was made. `nothing_to_sell`: every variant would be at zero, which the channel refuses;
+    nothing was sent: take the listing off sale instead (`set_listing_active(..., False)`).
+    `sent` maps each variant key (SKU, or signature) to the quantity sent or that would be sent;
+    `unknown` lists the requested keys the listing has no variant for; `notes` says what was
+    adjusted (ceilings, shared stock).
+    """
+
+    listing_id: str
+    outcome: StockOutcome
+    sent: dict[str, int]
+    listing: Raw | None = None
+    unknown: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    """A carrier the channel knows, as it names it."""
+
+    name: str
+    carrier_id: str | None = None
+
+
+class ChannelWriter(Protocol):
+    """What a push engine needs from a channel that takes stock and shipments."""
+
+    async def listings_by_ids(self, external_ids: Sequence[str]) -> dict[str, Raw]:
+        """The listings (with their variants' stock) as the channel holds them now, read in
+        as few calls as it allows; an id missing from the answer is a listing the channel no
+        longer has."""
+        ...
+
+    async def push_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
+        """Set the quantities ({variant key: quantity}) of one listing read just before by
+        `listings_by_ids`, changing nothing else about it. FatalError (GoneError for a listing
+        the channel deleted) names the listing and what the channel refused;
+        UncertainWriteError when the outcome is unknown."""
+        ...
+
+    async def set_listing_active(self, external_id: str, active: bool) -> Raw:
+        """Put a listing on sale or take it off sale; returns the listing after the change."""
+        ...
+
+    async def create_shipment(
+        self,
+        order_id: str,
+        *,
+        carrier: str | None,
+        tracking_code: str | None,
+        note: str | None = None,
+        verify_first: bool = False,
+    ) -> Raw:
+        """Tell the channel an order shipped (with its tracking code when there is one) and
+        return the order as the channel holds it after. A tracking code is never posted twice
+        for one order: after an unanswered post the order's shipments are read before posting
+        again, and `verify_first` reads them before the first post (a rerun after a crash)."""
+        ...
+
+    async def carriers(self, origin_country: str) -> list[Carrier]:
+        """The carriers the channel knows for parcels leaving `origin_country`."""
+        ...

@@ -41,10 +41,30 @@ def show_view(
     every: bool,
     fmt: OutputFormat,
     as_json: bool,
+    table_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     fmt = resolve_format(fmt, as_json, every, limit)
     with app_context(ctx).database().read() as session:
-        emit_rows(source(session, where, None if every else limit), title, fmt.value)
+        rows = source(session, where, None if every else limit)
+        if fmt == OutputFormat.TABLE and table_row is not None:
+            rows = (table_row(row) for row in rows)
+        emit_rows(rows, title, fmt.value)
+
+
+def order_table_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An order for people at 80 columns: the total with its currency, `reconciles` only when it
+    does not (exports keep every field apart)."""
+    return {
+        "id": row["id"],
+        "shop": row["shop"],
+        "number": row["number"],
+        "ordered at": row["ordered_at"],
+        "customer": row["customer"],
+        "status": row["status"],
+        "total": f"{row['grand_total']} {row['currency']}",
+        "reconciles": None if row["reconciles"] else "NO",
+        "void reason": row["void_reason"],
+    }
 
 
 orders_app = typer.Typer(help="Sales orders, newest first.")
@@ -91,7 +111,9 @@ def orders(
         until=parse_moment(until, "--to"),
         search=search,
     )
-    show_view(ctx, queries.order_rows, "Orders", where, limit, every, fmt, as_json)
+    show_view(
+        ctx, queries.order_rows, "Orders", where, limit, every, fmt, as_json, order_table_row
+    )
 
 
 @orders_app.command("show")

@@ -98,7 +98,10 @@ def safe_query(url: httpx.URL) -> str | None:
     if not url.query:
         return None
     pairs = parse_qsl(url.query.decode(), keep_blank_values=True)
-    masked = [(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
+    # `state` is OAuth's anti-forgery value only on OAuth paths; on API paths it is a listing
+    # filter (state=active) and masking it hid what a call asked for.
+    secret = SECRET_PARAMS if "/oauth/" in url.path else SECRET_PARAMS - {"state"}
+    masked = [(k, MASK if k.lower() in secret else v) for k, v in pairs]
     return redact(urlencode(masked, safe=",*"))
 
 

@@ -57,8 +57,11 @@ def list_runs(
         return [_run_dict(run, name) for run, name in session.execute(query).all()]
 
 
-def get_run(database: Database, run_id: int) -> dict[str, Any] | None:
-    """The run with each record's outcome and error (payloads are left to `errors show`)."""
+def get_run(
+    database: Database, run_id: int, limit: int | None = None
+) -> dict[str, Any] | None:
+    """The run with its records' outcomes and errors, the first `limit` of them (all: None),
+    and how many it has (payloads are left to `errors show`)."""
     with database.read() as session:
         row = session.execute(
             select(SyncRun, Shop.name)
@@ -78,9 +81,15 @@ def get_run(database: Database, run_id: int) -> dict[str, Any] | None:
                 "error": r.error,
             }
             for r in session.execute(
-                select(SyncRecord).where(SyncRecord.run_id == run_id).order_by(SyncRecord.id)
+                select(SyncRecord)
+                .where(SyncRecord.run_id == run_id)
+                .order_by(SyncRecord.id)
+                .limit(limit)
             ).scalars()
         ]
+        detail["records_total"] = session.execute(
+            select(func.count()).select_from(SyncRecord).where(SyncRecord.run_id == run_id)
+        ).scalar_one()
         return detail
 
 

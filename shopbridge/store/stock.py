@@ -25,7 +25,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,7 @@ ETSY_MAX_QUANTITY = 999  # Etsy's ceiling per offering
 VARIANT = "variant"
 LISTING = "listing"
 STOCK_PUSH = "stock"
+INITIAL_REASON = "initial import"
 
 
 class StockError(ShopbridgeError):
@@ -171,7 +172,7 @@ class Move:
         }
 
 
-def record_moves(session: Session, moves: Sequence[Move]) -> int:
+def record_moves(session: Session, moves: Sequence[Move], *, quiet_shop: int | None = None) -> int:
     """Append moves (a keyed move that exists already is skipped), add what was really inserted
     to the cached levels, and write an outbox row for every channel listing whose available
     stock changed. A handful of statements whatever the number of moves. Returns how many moves
@@ -213,20 +214,29 @@ def record_moves(session: Session, moves: Sequence[Move]) -> int:
         ],
     )
     changed = {key for key, (on_hand, reserved) in deltas.items() if on_hand != reserved}
-    queue_pushes(session, changed)
+    queue_pushes(session, changed, quiet_shop)
     return len(inserted)
 
 
-def queue_pushes(session: Session, changed: set[tuple[int, int]]) -> int:
+def queue_pushes(
+    session: Session, changed: set[tuple[int, int]], quiet_shop: int | None = None
+) -> int:
     """One outbox row per channel listing that offers one of these (variant, warehouse) pairs
-    and pushes stock. Returns how many rows were written."""
+    and pushes stock (but none for `quiet_shop`, whose own quantity the change adopted).
+    Returns how many rows were written."""
     if not changed:
         return 0
     warehouses = {w for _, w in changed}
     sellers = _shops_selling_from(session, warehouses)
+    if quiet_shop is not None:
+        for shops in sellers.values():
+            shops.discard(quiet_shop)
     if not sellers:
         return 0
     variants = sorted({v for v, w in changed if sellers.get(w)})
+    # A variant whose pool has no stock of its own yet (an order's line met it before any
+    # catalog import) is never pushed: it would offer 0 where the channel still sells it.
+    variants = sorted(set(_given_stock(session, variants)))
     bound = session.execute(
         select(Binding.shop_id, Binding.local_id, Binding.external_id).where(
             Binding.entity == VARIANT, Binding.local_id.in_(variants)
@@ -237,6 +247,21 @@ def queue_pushes(session: Session, changed: set[tuple[int, int]]) -> int:
         if any(shop_id in sellers.get(w, ()) for v, w in changed if v == variant_id):
             wanted.add((shop_id, external_id.split(":", 1)[0]))
     return _queue_listings(session, wanted)
+
+
+def _given_stock(session: Session, variant_ids: Sequence[int]) -> set[int]:
+    """The variants whose pool was given stock: an initial move or a person's adjustment."""
+    if not variant_ids:
+        return set()
+    return set(
+        session.execute(
+            select(StockMove.variant_id)
+            .where(
+                StockMove.variant_id.in_(list(variant_ids)), StockMove.kind.in_([INITIAL, ADJUST])
+            )
+            .distinct()
+        ).scalars()
+    )
 
 
 def _queue_listings(session: Session, wanted: set[tuple[int, str]]) -> int:
@@ -700,3 +725,263 @@ def history(session: Session, sku: str, limit: int = 200) -> list[dict[str, Any]
         }
         for r in rows
     ]
+
+
+# --- orders move stock exactly once ------------------------------------------------------------
+
+VOID_STATUS = "void"
+RELEASING_STATUSES = frozenset({"canceled", "refunded", VOID_STATUS})
+
+
+def _line_state(status: str, is_shipped: bool, is_canceled: bool) -> str:
+    """open (holds its units), shipped (they left), or released (cancelled, fully refunded or
+    void before shipping: it holds nothing)."""
+    if is_shipped:
+        return "shipped"
+    if is_canceled or status in RELEASING_STATUSES:
+        return "released"
+    return "open"
+
+
+def apply_orders(session: Session, order_ids: Sequence[int]) -> int:
+    """Bring the stock moves of these orders' lines in line with the orders as stored: an open
+    line reserves its units in its shop's warehouse, a shipped line releases them and moves
+    them out, a line cancelled before shipping releases them. Every move is keyed to its line
+    (and kind), so writing an order again moves nothing twice. A cancellation or a refund after
+    shipping puts nothing back (a return is `stock adjust`).
+
+    A line of an order placed before its variant's initial stock was taken from this shop's
+    quantity, first seen open, was already out of that quantity: an opening move puts its
+    units back on hand as it reserves them (the pool then agrees with the channel); first seen
+    shipped or released, it moves nothing.
+
+    Set-based: four reads and the writes of `record_moves` per call, whatever its size.
+    """
+    if not order_ids:
+        return 0
+    orders = {
+        row.id: row
+        for row in session.execute(
+            select(
+                SalesOrder.id,
+                SalesOrder.shop_id,
+                SalesOrder.number,
+                SalesOrder.status,
+                SalesOrder.is_shipped,
+                SalesOrder.is_canceled,
+                SalesOrder.ordered_at,
+            ).where(SalesOrder.id.in_(sorted(set(order_ids))))
+        )
+    }
+    lines = session.execute(
+        select(OrderLine.id, OrderLine.order_id, OrderLine.variant_id, OrderLine.quantity)
+        .where(OrderLine.order_id.in_(sorted(orders)), OrderLine.variant_id.is_not(None))
+        .order_by(OrderLine.id)
+    ).all()
+    if not lines:
+        return 0
+    existing: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for line_id, kind, quantity, warehouse_id in session.execute(
+        select(
+            StockMove.order_line_id, StockMove.kind, StockMove.quantity, StockMove.warehouse_id
+        ).where(StockMove.order_line_id.in_([line.id for line in lines]))
+    ):
+        existing[line_id or 0][kind] = (quantity, warehouse_id)
+    seeds = initial_moves(session, {line.variant_id for line in lines if line.variant_id})
+    warehouses = shop_warehouse_ids(session, {row.shop_id for row in orders.values()})
+    moves: list[Move] = []
+    for line_id, order_id, variant_id, quantity in lines:
+        assert variant_id is not None  # selected so
+        order = orders[order_id]
+        has = existing.get(line_id, {})
+        state = _line_state(order.status, order.is_shipped, order.is_canceled)
+        reserved = has.get(RESERVE)
+        warehouse = reserved[1] if reserved else warehouses.get(order.shop_id)
+        if warehouse is None:
+            continue  # no warehouse for this shop and no default: stock is not kept
+        seed = seeds.get(variant_id)
+        before_seed = (
+            seed is not None
+            and seed.shop_id == order.shop_id
+            and seed.warehouse_id == warehouse
+            and order.ordered_at < seed.created_at
+        )
+        reference = f"receipt {order.number}"
+
+        base = Move(
+            variant_id,
+            warehouse,
+            0,
+            "",
+            "",
+            reference,
+            order_line_id=line_id,
+            shop_id=order.shop_id,
+        )
+
+        def move(kind: str, units: int, reason: str, base: Move = base) -> Move:
+            return replace(base, kind=kind, quantity=units, reason=reason)
+
+        if not has and before_seed and state != "open":
+            continue  # already out of the channel's quantity the first stock came from
+        if state == "open":
+            if reserved is None:
+                if not has and before_seed:
+                    moves.append(move(OPENING, quantity, "sold before the first stock import"))
+                moves.append(move(RESERVE, quantity, "order placed"))
+            continue
+        if reserved is not None and RELEASE not in has:
+            reason = "order shipped" if state == "shipped" else f"order {order.status}"
+            moves.append(move(RELEASE, -reserved[0], reason))
+        if state == "shipped" and SALE not in has:
+            units = reserved[0] if reserved is not None else quantity
+            moves.append(move(SALE, -units, "order shipped"))
+    return record_moves(session, moves)
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    variant_id: int
+    warehouse_id: int
+    shop_id: int | None
+    created_at: datetime
+
+
+def initial_moves(session: Session, variant_ids: Iterable[int]) -> dict[int, Seed]:
+    """variant -> its initial move (where and when its first stock came from a channel)."""
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            StockMove.variant_id,
+            StockMove.warehouse_id,
+            StockMove.shop_id,
+            StockMove.created_at,
+        ).where(StockMove.kind == INITIAL, StockMove.variant_id.in_(ids))
+    )
+    return {row[0]: Seed(*row) for row in rows}
+
+
+def seed_from_channel(
+    session: Session, shop_id: int, warehouse_id: int, quantities: dict[int, tuple[int, str]]
+) -> int:
+    """Give variants their first stock from a shop's channel quantities (variant -> (quantity,
+    listing id)), once per variant: only variants with no initial move and no adjustment yet.
+
+    The channel's quantity already excludes the units sold and not yet shipped, and the ledger
+    may hold this shop's orders already (imported first: their lines reserve, their shipped
+    lines moved out): the initial move makes on hand = quantity + the units this shop's open
+    orders reserve, so what is offered equals the channel's quantity whatever was imported
+    first. Queues no push for this shop (it is offered what it shows). Returns how many
+    variants were seeded."""
+    if not quantities:
+        return 0
+    ids = sorted(quantities)
+    given = _given_stock(session, ids)
+    todo = [v for v in ids if v not in given]
+    if not todo:
+        return 0
+    held = dict(
+        session.execute(
+            select(StockLevel.variant_id, StockLevel.on_hand).where(
+                StockLevel.variant_id.in_(todo), StockLevel.warehouse_id == warehouse_id
+            )
+        ).all()
+    )
+    reserved_here = dict(
+        session.execute(
+            select(StockMove.variant_id, func.sum(StockMove.quantity))
+            .where(
+                StockMove.variant_id.in_(todo),
+                StockMove.warehouse_id == warehouse_id,
+                StockMove.shop_id == shop_id,
+                StockMove.kind.in_(sorted(RESERVATION_KINDS)),
+            )
+            .group_by(StockMove.variant_id)
+        ).all()
+    )
+    moves = []
+    for variant_id in todo:
+        quantity, listing = quantities[variant_id]
+        first = quantity + int(reserved_here.get(variant_id) or 0) - int(held.get(variant_id) or 0)
+        moves.append(
+            Move(
+                variant_id,
+                warehouse_id,
+                first,
+                INITIAL,
+                INITIAL_REASON,
+                f"listing {listing}",
+                shop_id=shop_id,
+            )
+        )
+    return record_moves(session, moves, quiet_shop=shop_id)
+
+
+# --- the view `shopbridge stock` shows ------------------------------------------------------------
+
+
+def stock_view(
+    session: Session,
+    sku: str | None = None,
+    warehouse: str | None = None,
+    shop_id: int | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Per variant and warehouse: on hand, reserved, available, and what each shop selling the
+    variant is offered (summed over that shop's warehouses)."""
+    if sku is not None and not variants_with_sku(session, sku):
+        raise StockError(f"unknown SKU {sku!r}")
+    rows = levels(session, sku=sku, warehouse=warehouse)
+    shops = dict(
+        session.execute(
+            select(Shop.id, Shop.name).where(Shop.status != "removed").order_by(Shop.name)
+        ).all()
+    )
+    if shop_id is not None:
+        shops = {shop_id: shops[shop_id]} if shop_id in shops else {}
+    variant_ids = sorted({row.variant_id for row in rows})
+    offers = {sid: offered(session, sid, variant_ids) for sid in shops}
+    if shop_id is not None:
+        rows = [row for row in rows if row.variant_id in offers.get(shop_id, {})]
+    return [
+        {
+            "variant": row.variant_id,
+            "sku": row.sku,
+            "title": row.title,
+            "warehouse": row.warehouse,
+            "on_hand": row.on_hand,
+            "reserved": row.reserved,
+            "available": row.available,
+            "offered": {
+                shops[sid]: offer[row.variant_id]
+                for sid, offer in offers.items()
+                if row.variant_id in offer
+            },
+        }
+        for row in rows[:limit]
+    ]
+
+
+def set_shop_warehouse(session: Session, shop_id: int, name: str) -> WarehouseRow:
+    """The warehouse a shop's orders reserve in (and, without --stock-from, it sells from)."""
+    place = warehouse_by_name(session, name)
+    session.execute(update(Shop).where(Shop.id == shop_id).values(warehouse_id=place.id))
+    queue_shop_listings(session, shop_id)
+    return place
+
+
+def offer_summary(session: Session, shop_id: int) -> dict[str, Any]:
+    """A shop's stock settings by name, as `shop settings` shows them."""
+    settings = _offer(session, shop_id)
+    names = dict(session.execute(select(Warehouse.id, Warehouse.name)).all())
+    own = session.execute(select(Shop.warehouse_id).where(Shop.id == shop_id)).scalar_one()
+    return {
+        "warehouse": names.get(own) if own is not None else None,
+        "stock_from": [names[w] for w in source_warehouses(session, shop_id) if w in names],
+        "buffer": settings.buffer,
+        "offer_percent": settings.offer_percent,
+        "max_offer": settings.max_offer,
+        "push_stock": settings.push_stock,
+    }

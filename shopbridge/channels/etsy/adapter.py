@@ -15,19 +15,33 @@ larger than the offset cap is split in halves until each part fits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shopbridge.channels.base import Batch, Raw
+from shopbridge.channels.base import (
+    Batch,
+    Carrier,
+    Raw,
+    StockOutcome,
+    StockPush,
+    UncertainWriteError,
+)
 from shopbridge.channels.etsy import mapping
 from shopbridge.channels.etsy.client import EtsyClient
 from shopbridge.domain.records import Listing, Order
 from shopbridge.domain.timeutil import to_unix
-from shopbridge.errors import FatalError, GoneError, RecordError, RetryableError
+from shopbridge.errors import (
+    AuthError,
+    FatalError,
+    GoneError,
+    RecordError,
+    RetryableError,
+)
 from shopbridge.http.paging import fetch_pages
 
 PAGE = 100
+BATCH = 100  # ids per getListingsByListingIds call
 MAX_OFFSET = 12_000
 MAX_PASSES = 8  # reads of one busy second before a run gives up on it (see _one_second)
 # getShopReceipts refuses min_created, max_created, min_last_modified and max_last_modified
@@ -187,6 +201,124 @@ class EtsyAdapter:
         if not page["results"]:
             raise FatalError(f"Etsy has no listing {external_id}")
         return dict(page["results"][0])
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def listings_by_ids(self, external_ids: Sequence[str]) -> dict[str, Raw]:
+        """getListingsByListingIds with Inventory, 100 ids per call: {listing id: listing}.
+        Ids Etsy no longer has (deleted listings) and listings of another shop are absent."""
+        ids = list(dict.fromkeys(_numeric(i, "listing") for i in external_ids))
+        found: dict[str, Raw] = {}
+        for start in range(0, len(ids), BATCH):
+            page = await self.client.get_listings_by_listing_ids(
+                ids[start : start + BATCH], includes=("Inventory",)
+            )
+            for raw in page["results"]:
+                listing_id = raw.get("listing_id") if isinstance(raw, dict) else None
+                if isinstance(listing_id, int) and raw.get("shop_id") in (None, self.shop_id):
+                    found[str(listing_id)] = raw
+        return found
+
+    async def push_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
+        """One updateListingInventory with the whole products array rebuilt from `listing` (as
+        `listings_by_ids` read it just before), only quantities changed (see
+        mapping.inventory_update). No call when nothing changes or when nothing would be left
+        to sell (Etsy refuses that: take the listing off sale instead). After an unanswered PUT
+        the listing is read again: if Etsy holds what was sent, it was applied; otherwise
+        UncertainWriteError (a sale may have come in between: the caller pulls orders and
+        recomputes before pushing again, never re-sending a stale body)."""
+        listing_id = _id(listing, "listing_id")
+        inventory = listing.get("inventory")
+        if not isinstance(inventory, Mapping):
+            raise FatalError(f"listing {listing_id} was read without its inventory")
+        update = mapping.inventory_update(inventory, quantities)
+        notes = tuple(
+            [f"{k}: asked outside 0..{mapping.MAX_OFFER}, sent within" for k in update.clamped]
+            + [f"{k}: shares one Etsy quantity with other variants: the lowest asked was sent"
+               for k in update.shared]
+        )
+
+        def result(outcome: StockOutcome, after: Raw | None = None) -> StockPush:
+            return StockPush(listing_id, outcome, update.sent, after, update.unknown, notes)
+
+        if update.nothing_to_sell:
+            return result("nothing_to_sell")
+        if not update.changed:
+            return result("unchanged")
+        try:
+            answer = await self.client.put_listing_inventory(int(listing_id), update.body)
+        except UncertainWriteError as exc:
+            fresh = (await self.listings_by_ids([listing_id])).get(listing_id)
+            held = _held(fresh)
+            if held == update.sent:
+                return result("updated", fresh)
+            raise UncertainWriteError(
+                f"listing {listing_id}: {exc}; Etsy now holds {held or 'nothing readable'} "
+                f"instead of {update.sent}: the next push pulls orders, reads it again and "
+                "recomputes",
+                exc.retry_after,
+            ) from exc
+        except FatalError as exc:
+            raise _refused("listing", listing_id, "stock", exc) from None
+        return result("updated", {**listing, "inventory": answer})
+
+    async def set_listing_active(self, external_id: str, active: bool) -> Raw:
+        """updateListing `state=active|inactive`: the listing after (without its inventory)."""
+        try:
+            return await self.client.update_listing(
+                self.shop_id,
+                _numeric(external_id, "listing"),
+                state="active" if active else "inactive",
+            )
+        except FatalError as exc:
+            raise _refused("listing", external_id, "state", exc) from None
+
+    async def create_shipment(
+        self,
+        order_id: str,
+        *,
+        carrier: str | None,
+        tracking_code: str | None,
+        note: str | None = None,
+        verify_first: bool = False,
+    ) -> Raw:
+        """createReceiptShipment, never posting one tracking code twice: after a post whose
+        answer was lost the receipt is read, and only if its shipments lack the code (or, for
+        a shipment without tracking, the receipt is not shipped) is it posted again, once.
+        `verify_first` reads the receipt before the first post too (a rerun after a crash)."""
+        receipt_id = _numeric(order_id, "receipt")
+        tracking = (tracking_code or "").strip() or None
+        if verify_first:
+            receipt = await self.order(order_id)
+            if _already_shipped(receipt, tracking):
+                return receipt
+        lost: UncertainWriteError | None = None
+        for _ in range(2):
+            try:
+                return await self.client.create_receipt_shipment(
+                    self.shop_id,
+                    receipt_id,
+                    tracking_code=tracking,
+                    carrier_name=(carrier or mapping.OTHER_CARRIER) if tracking else None,
+                    note_to_buyer=note,
+                )
+            except UncertainWriteError as exc:
+                lost = exc
+                receipt = await self.order(order_id)
+                if _already_shipped(receipt, tracking):
+                    return receipt
+            except FatalError as exc:
+                raise _refused("receipt", order_id, "shipment", exc) from None
+        raise UncertainWriteError(
+            f"receipt {order_id}: the shipment was posted twice without an answer and Etsy "
+            f"does not show it yet ({lost}): the next run reads the receipt before posting",
+            lost.retry_after if lost else None,
+        ) from lost
+
+    async def carriers(self, origin_country: str) -> list[Carrier]:
+        """getShippingCarriers for parcels leaving `origin_country` (ISO 3166-1 alpha-2)."""
+        rows = await self.client.get_shipping_carriers(origin_country.upper())
+        return [Carrier(c.name, str(c.shipping_carrier_id)) for c in rows]
 
     # --- mapping -----------------------------------------------------------------------------
 
@@ -356,3 +488,72 @@ def _id(raw: Mapping[str, Any], field: str) -> str:
     if not isinstance(value, int) or isinstance(value, bool):
         raise RecordError(f"{field} is missing or not a number: {str(value)[:40]!r}")
     return str(value)
+
+
+# Writes: what Etsy's refusals mean for the record written
+
+_REFUSALS = (
+    ("one offering must have quantity greater than 0",
+     "Etsy refuses an inventory with nothing above zero: take the listing off sale instead"),
+    ("cannot be greater than 999", "Etsy takes at most 999 per variant"),
+    ("_on_property",
+     "the variants share a price, quantity or SKU on Etsy (its *_on_property settings) and the "
+     "values sent differ: check the listing's variations on Etsy"),
+    ("cannot activate a listing",
+     "Etsy does not put a sold-out listing back on sale through the API: renew it on Etsy"),
+    ("a tracking number is required",
+     "Etsy requires a tracking code and carrier for this order (shipped within the United "
+     "States above $10, or to India)"),
+    ("not a supported carrier",
+     "Etsy does not know this carrier: send it as 'other' with its tracking code"),
+    ("canceled", "the order is canceled on Etsy: there is nothing to ship"),
+)
+
+
+def _refused(kind: str, external_id: str, what: str, exc: FatalError) -> FatalError:
+    """Etsy's refusal as one clear error for the record written, of the same class."""
+    text = str(exc)
+    if exc.status == 404:
+        return GoneError(
+            f"Etsy no longer has {kind} {external_id} (404): its {what} cannot be written",
+            status=404,
+        )
+    if isinstance(exc, AuthError):
+        scope = "listings_w" if kind == "listing" else "transactions_w"
+        return AuthError(
+            f"Etsy refused to write the {what} of {kind} {external_id}: the shop's token "
+            f"needs the {scope} scope ({text})",
+            status=exc.status,
+        )
+    lowered = text.lower()
+    for needle, meaning in _REFUSALS:
+        if needle in lowered:
+            return FatalError(
+                f"Etsy refused the {what} of {kind} {external_id}: {meaning} ({text})",
+                status=exc.status,
+            )
+    return FatalError(f"Etsy refused the {what} of {kind} {external_id} ({text})", exc.status)
+
+
+def _held(listing: Raw | None) -> dict[str, int] | None:
+    """{variant key: quantity} Etsy holds for a listing read with its inventory."""
+    inventory = listing.get("inventory") if listing is not None else None
+    if not isinstance(inventory, Mapping):
+        return None
+    try:
+        return mapping.inventory_quantities(inventory)
+    except RecordError:
+        return None
+
+
+def _already_shipped(receipt: Raw, tracking: str | None) -> bool:
+    """The receipt shows this tracking code among its shipments (or, without a code, it is
+    marked shipped)."""
+    if tracking is None:
+        return bool(receipt.get("is_shipped"))
+    wanted = tracking.strip().casefold()
+    shipments = receipt.get("shipments") or []
+    return any(
+        isinstance(s, Mapping) and str(s.get("tracking_code") or "").strip().casefold() == wanted
+        for s in shipments
+    )

@@ -6,6 +6,13 @@ keystring:secret` and the Bearer token, send and log the request, then `_classif
 are retryable (Retry-After honoured, else back-off with jitter, bounded); a 401 `invalid_token`
 refreshes the token once and retries; 403 and other 4xx fail for good with Etsy's message.
 The store is never imported: tokens, limiter and request log are injected.
+
+Writes that are not idempotent (the inventory PUT, the tracking POST) are retried only when the
+request surely did not take effect: a 429, a 401 before the refresh, a connection that never
+opened. When the request went out and no clear answer came back (a read timeout, a dropped
+connection, a 5xx, a cut body) it may have been applied: the call raises UncertainWriteError at
+once and the adapter re-reads before writing again. updateListing's `state` is idempotent (the
+same state twice is one change) and is retried like a read.
 """
 
 from __future__ import annotations
@@ -18,8 +25,15 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shopbridge.channels.base import UncertainWriteError
 from shopbridge.channels.etsy.auth import EtsyEndpoints
-from shopbridge.channels.etsy.models import EtsyInventory, EtsyMe, EtsyPage, EtsyShop
+from shopbridge.channels.etsy.models import (
+    EtsyCarrier,
+    EtsyInventory,
+    EtsyMe,
+    EtsyPage,
+    EtsyShop,
+)
 from shopbridge.errors import AuthError, FatalError, RetryableError
 from shopbridge.http.client import (
     RequestSink,
@@ -49,6 +63,18 @@ class TokenScopes(BaseModel):
 
 class _InvalidToken(Exception):
     """A 401: the access token is expired or revoked (handled inside `_call`)."""
+
+
+class _Uncertain(Exception):
+    """Carries an UncertainWriteError through the retry loop, which must not retry it."""
+
+    def __init__(self, error: UncertainWriteError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# Never sent: retrying a write after these cannot apply it twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def _join(values: list[int] | list[str] | tuple[str, ...]) -> str:
@@ -186,8 +212,41 @@ class EtsyClient:
         self, listing_id: int, inventory: Mapping[str, Any]
     ) -> EtsyInventory:
         """PUT the WHOLE inventory (products with float prices) of a listing."""
-        body = await self._call("PUT", f"/listings/{listing_id}/inventory", json=dict(inventory))
-        return _model(EtsyInventory, body, self.label)
+        return _model(
+            EtsyInventory, await self.put_listing_inventory(listing_id, inventory), self.label
+        )
+
+    async def put_listing_inventory(
+        self, listing_id: int, inventory: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """updateListingInventory, answered as raw JSON (the new products and their new ids).
+        Not idempotent: see the module docstring."""
+        body = await self._call(
+            "PUT", f"/listings/{listing_id}/inventory", json=dict(inventory), idempotent=False
+        )
+        return _object(body, self.label)
+
+    async def update_listing(
+        self, shop_id: int, listing_id: int, *, state: str
+    ) -> dict[str, Any]:
+        """updateListing (PATCH, form body) with `state` active or inactive: the listing after."""
+        if state not in ("active", "inactive"):
+            raise ValueError("updateListing takes state active or inactive")
+        body = await self._call(
+            "PATCH", f"/shops/{shop_id}/listings/{listing_id}", data={"state": state}
+        )
+        return _object(body, self.label)
+
+    async def get_shipping_carriers(self, origin_country_iso: str) -> list[EtsyCarrier]:
+        """getShippingCarriers (app key only): the carriers for parcels leaving a country."""
+        body = await self._call(
+            "GET",
+            "/shipping-carriers",
+            params={"origin_country_iso": origin_country_iso},
+            authenticated=False,
+        )
+        page = _model(EtsyPage, body, self.label)
+        return [_model(EtsyCarrier, row, self.label) for row in page.results]
 
     async def create_receipt_shipment(
         self,
@@ -208,7 +267,8 @@ class EtsyClient:
             }
         )
         body = await self._call(
-            "POST", f"/shops/{shop_id}/receipts/{receipt_id}/tracking", data=form
+            "POST", f"/shops/{shop_id}/receipts/{receipt_id}/tracking", data=form,
+            idempotent=False,
         )
         return _object(body, self.label)
 
@@ -236,10 +296,12 @@ class EtsyClient:
         json: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         authenticated: bool = True,
+        idempotent: bool = True,
     ) -> Any:
         if authenticated and self._tokens is None:
             raise AuthError(f"{self.label}: no OAuth token: connect the shop first")
         refreshed = False
+        where = f"{self.label}: {method} {path}"
 
         async def attempt(retries: int) -> Any:
             nonlocal refreshed
@@ -256,10 +318,24 @@ class EtsyClient:
             try:
                 response = await send_logged(self._http, request, retries, self._sink)
             except httpx.TimeoutException as exc:
+                if not idempotent and not isinstance(exc, _NOT_SENT):
+                    raise _Uncertain(
+                        UncertainWriteError(
+                            f"{where} got no answer ({_timeout_kind(exc)}): Etsy may have "
+                            "applied it"
+                        )
+                    ) from exc
                 raise RetryableError(
                     f"{self.label}: {method} {path} timed out ({_timeout_kind(exc)})"
                 ) from exc
             except httpx.RequestError as exc:
+                if not idempotent and not isinstance(exc, _NOT_SENT):
+                    raise _Uncertain(
+                        UncertainWriteError(
+                            f"{where}: the connection dropped ({type(exc).__name__}) before "
+                            "Etsy answered: it may have applied it"
+                        )
+                    ) from exc
                 raise RetryableError(
                     f"{self.label}: {method} {path} failed ({type(exc).__name__}): "
                     "network down or connection dropped"
@@ -270,6 +346,12 @@ class EtsyClient:
                 await self._limiter.observe(parse_rate_headers(response.headers))
             try:
                 return _classify(response, self.label)
+            except RetryableError as exc:
+                if idempotent or response.status_code == 429:
+                    raise
+                raise _Uncertain(
+                    UncertainWriteError(f"{exc}: Etsy may have applied it", exc.retry_after)
+                ) from None
             except _InvalidToken:
                 if refreshed or self._tokens is None or not authenticated:
                     raise AuthError(
@@ -281,7 +363,10 @@ class EtsyClient:
                 await self._tokens.refresh_after_rejection(token)
                 raise RetryableError("access token refreshed", retry_after=0.0) from None
 
-        return await call_with_retry(attempt, self._retry, budget=self.retry_budget)
+        try:
+            return await call_with_retry(attempt, self._retry, budget=self.retry_budget)
+        except _Uncertain as uncertain:
+            raise uncertain.error from None
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:

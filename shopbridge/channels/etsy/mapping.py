@@ -21,6 +21,7 @@ import html
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from shopbridge.channels.etsy.models import (
     EtsyImage,
+    EtsyInventory,
     EtsyListing,
     EtsyMoney,
     EtsyOffering,
@@ -59,11 +61,18 @@ from shopbridge.domain.timeutil import from_unix
 from shopbridge.errors import RecordError
 
 __all__ = [
+    "MAX_OFFER",
     "MAX_PRICE",
     "PERSONALIZATION_PROPERTY_ID",
+    "InventoryUpdate",
+    "carrier_for",
     "clean_text",
+    "inventory_keys",
+    "inventory_quantities",
+    "inventory_update",
     "listing_from_etsy",
     "order_from_etsy",
+    "tracking_required",
     "variant_signature",
 ]
 
@@ -622,3 +631,254 @@ def _refund(refund: EtsyRefund, number: int, receipt_id: int, amounts: _Amounts)
         external_id=external_id,
         note=_clean_multiline(refund.note_from_issuer) or None,
     )
+
+
+# Writes: what shopbridge sends Etsy (pure; the client sends it)
+
+MAX_OFFER = 999  # Etsy's ceiling per offering
+OTHER_CARRIER = "other"
+US_TRACKING_THRESHOLD = Decimal(10)  # USD: US domestic orders above it need tracking
+
+_GroupKey = tuple[tuple[int, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryUpdate:
+    """updateListingInventory's body rebuilt from what Etsy holds now, only quantities changed.
+
+    Each product is known by its `key`: its SKU when it has one no other live product of the
+    listing shares, else its `variant_signature` ("" for a listing without variations).
+    `sent` maps every key to the quantity sent for it; `changed` holds the keys whose quantity
+    the body changes; `unknown` the keys asked for that no single live product answers to
+    (none has it, or a SKU several share); `clamped` the keys asked above Etsy's 999 (sent as
+    999) or below 0 (sent as 0); `shared` the keys
+    that share ONE Etsy quantity (a quantity that does not vary on some property) and were
+    asked different quantities: the lowest is sent for all of them, never more than any may
+    sell. `nothing_to_sell`: no offering would be above zero, which Etsy refuses ("One offering
+    must have quantity greater than 0"): the caller deactivates the listing instead of sending.
+    """
+
+    body: dict[str, Any]
+    sent: dict[str, int]  # key -> the quantity the body sends for that product
+    changed: tuple[str, ...]
+    unknown: tuple[str, ...]
+    clamped: tuple[str, ...]
+    shared: tuple[str, ...]
+    nothing_to_sell: bool
+
+    @property
+    def needed(self) -> bool:
+        """Worth a PUT: something changes and Etsy would accept it (a PUT that changes nothing
+        still renumbers every id and has been seen to unlink variation images)."""
+        return bool(self.changed) and not self.nothing_to_sell
+
+
+
+def inventory_keys(raw_inventory: Mapping[str, Any]) -> list[str]:
+    """The key (see InventoryUpdate) of every live product, in Etsy's order."""
+    inventory = _validate(EtsyInventory, raw_inventory, "inventory", "listing_id")
+    return [key for key, _ in _keyed_products(inventory)]
+
+
+def inventory_quantities(raw_inventory: Mapping[str, Any]) -> dict[str, int]:
+    """key -> the quantity Etsy holds for that product now."""
+    inventory = _validate(EtsyInventory, raw_inventory, "inventory", "listing_id")
+    return {key: _live_offerings(p)[0].quantity for key, p in _keyed_products(inventory)}
+
+
+def inventory_update(
+    raw_inventory: Mapping[str, Any], quantities: Mapping[str, int]
+) -> InventoryUpdate:
+    """The PUT body for `quantities` ({sku or signature: quantity}) on top of Etsy's current
+    inventory JSON (getListingInventory, or a listing's `inventory` include).
+
+    Everything but quantities is sent exactly as Etsy has it: SKUs, property values (ids,
+    names, values, scales), prices as floats of Etsy's Money (amount / divisor), is_enabled,
+    readiness_state_id, and the *_on_property lists. Every live product is sent (Etsy deletes
+    a product left out); a variant at zero stays in the array with quantity 0; deleted products
+    and offerings are left out. Products not named in `quantities` keep their quantity."""
+    inventory = _validate(EtsyInventory, raw_inventory, "inventory", "listing_id")
+    keyed = _keyed_products(inventory)
+    aliases = _key_aliases(keyed)
+    asked: dict[str, int] = {}
+    unknown: list[str] = []
+    clamped: list[str] = []
+    for name, wanted in quantities.items():
+        key = aliases.get(name)
+        if key is None:
+            unknown.append(name)
+            continue
+        if isinstance(wanted, bool) or not isinstance(wanted, int):
+            raise TypeError(f"quantity for {name!r} must be an int, not {type(wanted).__name__}")
+        if not 0 <= wanted <= MAX_OFFER:
+            clamped.append(name)
+        asked[key] = min(MAX_OFFER, max(0, wanted))
+
+    current = {key: _live_offerings(p)[0].quantity for key, p in keyed}
+    target = dict(current)
+    shared: list[str] = []
+    groups: dict[_GroupKey, list[str]] = {}
+    for key, product in keyed:
+        groups.setdefault(_quantity_group(product, inventory.quantity_on_property), []).append(key)
+    for members in groups.values():
+        wanted_here = {k: asked[k] for k in members if k in asked}
+        if not wanted_here:
+            continue
+        lowest = min(wanted_here.values())
+        if len(members) > 1 and len(set(wanted_here.values())) > 1:
+            shared.extend(sorted(wanted_here))
+        for k in members:
+            target[k] = lowest
+
+    products = [_product_body(product, target[key], key) for key, product in keyed]
+    body: dict[str, Any] = {
+        "products": products,
+        "price_on_property": list(inventory.price_on_property),
+        "quantity_on_property": list(inventory.quantity_on_property),
+        "sku_on_property": list(inventory.sku_on_property),
+    }
+    if inventory.readiness_state_on_property:
+        body["readiness_state_on_property"] = list(inventory.readiness_state_on_property)
+    return InventoryUpdate(
+        body=body,
+        sent=target,
+        changed=tuple(k for k, _ in keyed if target[k] != current[k]),
+        unknown=tuple(unknown),
+        clamped=tuple(clamped),
+        shared=tuple(shared),
+        nothing_to_sell=not any(
+            o["quantity"] > 0 for p in products for o in p["offerings"]
+        ),
+    )
+
+
+def _live_offerings(product: EtsyProduct) -> list[EtsyOffering]:
+    return [o for o in product.offerings if not o.is_deleted]
+
+
+def _keyed_products(inventory: EtsyInventory) -> list[tuple[str, EtsyProduct]]:
+    """(key, product) of every live product: SKU when unique among them, else signature."""
+    live = [p for p in inventory.products if not p.is_deleted and _live_offerings(p)]
+    skus = Counter(_sku(p.sku) for p in live)
+    out: list[tuple[str, EtsyProduct]] = []
+    seen: set[str] = set()
+    for index, p in enumerate(live):
+        sku = _sku(p.sku)
+        key = sku if sku is not None and skus[sku] == 1 else _signature(p)
+        if key in seen:
+            raise RecordError(
+                f"inventory: products[{index}] has the same SKU or property values as another "
+                "product: its quantity cannot be set on its own"
+            )
+        seen.add(key)
+        out.append((key, p))
+    return out
+
+
+def _key_aliases(keyed: list[tuple[str, EtsyProduct]]) -> dict[str, str]:
+    """Every name a caller may use for a product (its key, its signature) -> its key."""
+    aliases: dict[str, str] = {}
+    for key, product in keyed:
+        aliases.setdefault(_signature(product), key)
+        aliases[key] = key
+    return aliases
+
+
+def _signature(product: EtsyProduct) -> str:
+    return variant_signature(_option(prop) for prop in product.property_values)
+
+
+def _quantity_group(product: EtsyProduct, on_property: list[int]) -> _GroupKey:
+    """Products agreeing on the properties of quantity_on_property share one quantity."""
+    return tuple(
+        sorted(
+            (v.property_id or 0, tuple(v.values))
+            for v in product.property_values
+            if v.property_id in on_property
+        )
+    )
+
+
+def _product_body(product: EtsyProduct, quantity: int, key: str) -> dict[str, Any]:
+    values = []
+    for prop in product.property_values:
+        if prop.property_id is None:
+            raise RecordError(f"inventory: product {key!r} has a property without property_id")
+        value: dict[str, Any] = {
+            "property_id": prop.property_id,
+            "value_ids": list(prop.value_ids),
+            "values": list(prop.values),
+            "scale_id": prop.scale_id,
+        }
+        if prop.property_name is not None:
+            value["property_name"] = prop.property_name
+        values.append(value)
+    return {
+        "sku": product.sku or "",
+        "property_values": values,
+        "offerings": [
+            {
+                "price": _float_price(o.price),
+                "quantity": quantity,
+                "is_enabled": o.is_enabled,
+                "readiness_state_id": o.readiness_state_id,
+            }
+            for o in _live_offerings(product)
+        ],
+    }
+
+
+def _float_price(price: EtsyMoney) -> float:
+    """Etsy's Money as the float its inventory PUT takes (amount / divisor)."""
+    return float(Decimal(price.amount) / Decimal(price.divisor))
+
+
+# Shipments
+
+# Common names -> the name Etsy lists (compared without case, spaces, hyphens, underscores).
+CARRIER_ALIASES = {
+    "unitedstatespostalservice": "usps",
+    "uspostalservice": "usps",
+    "usmail": "usps",
+    "federalexpress": "fedex",
+    "unitedparcelservice": "ups",
+    "dhlexpress": "dhlexpress",
+    "dhlglobalmail": "dhl",
+    "royalmailgroup": "royalmail",
+    "parcelforce": "royalmail",
+    "dp": "deutschepost",
+    "canadapostescanada": "canadapost",
+    "japanpostjp": "japanpost",
+    "indiapostal": "indiapost",
+    "evri": "hermes",
+}
+
+
+def _carrier_token(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def carrier_for(name: str, known: Iterable[str]) -> str:
+    """The carrier name to send Etsy for `name`: the name as Etsy lists it (getShippingCarriers)
+    when `name` is that name, its code or a common alias, ignoring case, spaces, hyphens and
+    underscores; else `other` (Etsy takes any tracking code with it)."""
+    by_token = {_carrier_token(k): k for k in known}
+    token = _carrier_token(name)
+    for candidate in (token, CARRIER_ALIASES.get(token, "")):
+        if candidate and candidate in by_token:
+            return by_token[candidate]
+    return OTHER_CARRIER
+
+
+def tracking_required(
+    origin_country: str | None, destination_country: str | None, grand_total: Money
+) -> bool:
+    """Etsy requires a tracking code and carrier for orders shipped within the United States
+    above $10 and for orders shipped to India. A US domestic order not priced in USD cannot be
+    compared with $10 and is taken as needing tracking."""
+    destination = (destination_country or "").upper()
+    if destination == "IN":
+        return True
+    if (origin_country or "").upper() != "US" or destination != "US":
+        return False
+    return grand_total.currency != "USD" or grand_total.amount > US_TRACKING_THRESHOLD

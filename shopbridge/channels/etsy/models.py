@@ -107,6 +107,7 @@ class EtsyOffering(EtsyModel):
     quantity: StrictInt = 0
     is_enabled: bool = True
     is_deleted: Flag = False
+    readiness_state_id: int | None = None  # sent back as read (processing profiles)
 
 
 class EtsyProduct(EtsyModel):
@@ -122,6 +123,21 @@ class EtsyInventory(EtsyModel):
     price_on_property: IntList = []
     quantity_on_property: IntList = []
     sku_on_property: IntList = []
+    readiness_state_on_property: IntList = []
+
+
+class EtsyMailClass(EtsyModel):
+    mail_class_key: str | None = None
+    name: str | None = None
+
+
+class EtsyCarrier(EtsyModel):
+    """A ShippingCarrier of `getShippingCarriers`."""
+
+    shipping_carrier_id: int
+    name: str
+    domestic_classes: Annotated[list[EtsyMailClass], BeforeValidator(_none_as_empty)] = []
+    international_classes: Annotated[list[EtsyMailClass], BeforeValidator(_none_as_empty)] = []
 
 
 class EtsyImage(EtsyModel):

@@ -173,3 +173,59 @@ async def test_non_object_success_body_is_retryable() -> None:
     etsy, _ = client(answers(*[httpx.Response(200, content=b"<html>gateway</html>")] * 3))
     with pytest.raises(RetryableError, match="non-JSON"):
         await etsy.get_shop_receipt(1, 2)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("peer closed"),
+        httpx.Response(503, json={"error": "Service Unavailable"}),
+        httpx.Response(200, content=b'{"products": [{"sku"'),
+    ],
+)
+async def test_a_write_without_a_clear_answer_is_not_resent(failure: object) -> None:
+    """The PUT and the POST may have been applied: UncertainWriteError at once, one call."""
+    from shopbridge.channels.base import UncertainWriteError
+
+    ok = httpx.Response(200, json={"receipt_id": 2, "shipments": []})
+    etsy, records = client(answers(failure, ok, ok))  # type: ignore[arg-type]
+    with pytest.raises(UncertainWriteError, match="may have applied it"):
+        await etsy.create_receipt_shipment(1, 2, tracking_code="1Z", carrier_name="ups")
+    with pytest.raises(UncertainWriteError):
+        etsy2, _ = client(answers(failure, ok))  # type: ignore[arg-type]
+        await etsy2.put_listing_inventory(3, {"products": []})
+    assert etsy.calls == 1 and len(records) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("refused"),
+        httpx.Response(429, headers={"retry-after": "0"}, json={"error": "Exceeded"}),
+        httpx.Response(401, json={"error": "invalid_token", "error_description": "expired"}),
+    ],
+)
+async def test_a_write_surely_not_applied_is_retried(failure: object) -> None:
+    tokens = Tokens()
+    ok = httpx.Response(200, json={"receipt_id": 2, "shipments": []})
+    etsy, _ = client(answers(failure, ok), tokens)  # type: ignore[arg-type]
+    body = await etsy.create_receipt_shipment(1, 2, tracking_code="1Z", carrier_name="ups")
+    assert body["receipt_id"] == 2 and etsy.calls == 2
+
+
+async def test_update_listing_state_is_retried_like_a_read() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            raise httpx.ReadTimeout("slow")
+        return httpx.Response(200, json={"listing_id": 3, "state": "inactive"})
+
+    etsy, _ = client(handler)
+    assert (await etsy.update_listing(1, 3, state="inactive"))["state"] == "inactive"
+    assert [r.method for r in seen] == ["PATCH", "PATCH"]
+    assert seen[1].content == b"state=inactive"
+    with pytest.raises(ValueError, match="active or inactive"):
+        await etsy.update_listing(1, 3, state="sold_out")
