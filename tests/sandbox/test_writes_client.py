@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from etsy_helpers import ALL_SCOPES, small_config
 from test_writes import open_receipt
@@ -220,9 +221,15 @@ async def test_a_missing_scope_and_a_deleted_listing(handle, world):
         await etsy.client.aclose()
     full, _ = make_adapter(handle)
     try:
-        gone = {**raw, "listing_id": 1}
-        with pytest.raises(GoneError, match="no longer has listing 1"):
-            await full.push_stock(gone, {key: 2})
+        async with httpx.AsyncClient(base_url=handle.base_url) as control:
+            deleted = await control.delete(f"/_sandbox/listings/{listing.listing_id}")
+        assert deleted.status_code == 200
+        assert await full.listings_by_ids([str(listing.listing_id)]) == {}
+        lid = listing.listing_id
+        with pytest.raises(GoneError, match=f"no longer has listing {lid}"):
+            await full.push_stock(raw, {key: 2})
+        with pytest.raises(GoneError, match=f"no longer has listing {lid}"):
+            await full.set_listing_active(str(lid), False)
     finally:
         await full.client.aclose()
 
