@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from shopbridge.cli.context import AppContext
 from shopbridge.errors import ShopbridgeError
@@ -49,11 +49,13 @@ COMMANDS: dict[str, LazyCommand] = {
     "shop": LazyCommand(
         "shopbridge.cli.shops",
         "app",
-        "Connected shops: add, list, show, connect, disable, enable, remove.",
+        "Connected shops: add, list, show, connect, credentials, disable, enable, remove.",
         START,
     ),
     "db": LazyCommand("shopbridge.cli.db", "app", "Create and check the ledger's schema.", START),
-    "orders": LazyCommand("shopbridge.cli.ledger", "orders", "Sales orders, newest first.", LEDGER),
+    "orders": LazyCommand(
+        "shopbridge.cli.ledger", "orders_app", "Sales orders, newest first.", LEDGER
+    ),
     "customers": LazyCommand(
         "shopbridge.cli.ledger", "customers", "Customers with their order counts.", LEDGER
     ),
@@ -128,10 +130,37 @@ def load_command(name: str) -> Any:
 
 def _plain_help(command: Any) -> None:
     """Click's plain help for a command and everything under it: the same look as the root's,
-    and no Rich help renderer (Markdown, tracebacks: 0.15 s of imports) to load for it."""
+    and no Rich help renderer (Markdown, tracebacks: 0.15 s of imports) to load for it. Values
+    are named, not typed: `--shop NAME`, `RUN_ID`, never `<str>`, `<bool>` or `{run_id}`."""
     command.rich_markup_mode = None
+    for param in command.params:
+        if isinstance(param, TyperArgument):
+            param.__class__ = NamedArgument
+            param.metavar = param.metavar or (param.name or "value").upper()
+        elif isinstance(param, TyperOption) and not param.is_flag:
+            param.__class__ = NamedOption
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+class NamedArgument(TyperArgument):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+
+class NamedOption(TyperOption):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.metavar is not None:
+            return self.metavar
+        label = self.display_type(ctx)
+        if "|" in label:  # choices: [all|paid|shipped]
+            return "[" + label.strip("<>") + "]"
+        longest = max(self.opts, key=len).lstrip("-")
+        return longest.replace("-", "_").upper()
 
 
 class LazyGroup(TyperGroup):

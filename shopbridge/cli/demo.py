@@ -29,6 +29,7 @@ from shopbridge.errors import ShopbridgeError
 from shopbridge.sandbox.etsy import SandboxConfig, SandboxHandle, serve_in_thread
 from shopbridge.store import queries
 from shopbridge.sync.connection import ShopConnections, default_redirect_uri
+from shopbridge.sync.pull import MARGIN
 from shopbridge.sync.runs import RunSummary
 from shopbridge.sync.service import SyncService
 
@@ -89,10 +90,18 @@ class DemoRun:
 def demo(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    listings: int = typer.Option(300, "--listings", min=1, hidden=True),
-    receipts: int = typer.Option(3000, "--receipts", min=1, hidden=True),
-    new_orders: int = typer.Option(36, "--new-orders", min=1, max=99, hidden=True),
-    latency_ms: float = typer.Option(40.0, "--latency-ms", min=0, hidden=True),
+    listings: int = typer.Option(
+        300, "--listings", min=1, hidden=True, help="Listings in the sandboxed shop."
+    ),
+    receipts: int = typer.Option(
+        3000, "--receipts", min=1, hidden=True, help="Receipts in its history."
+    ),
+    new_orders: int = typer.Option(
+        36, "--new-orders", min=1, max=99, hidden=True, help="Orders sold before the re-sync."
+    ),
+    latency_ms: float = typer.Option(
+        40.0, "--latency-ms", min=0, hidden=True, help="The sandbox's answer delay."
+    ),
 ) -> None:
     """Run a sandboxed Etsy shop, connect it, import its listings and orders, and sync again."""
     started = time.perf_counter()
@@ -124,7 +133,7 @@ def demo(
             transport=SandboxRoute(sandbox.base_url),
             clock=lambda: float(sandbox.sandbox.now()),
         )
-        run = _run(connections, sandbox, new_orders, as_json, say)
+        run = _run(connections, sandbox, new_orders, as_json, say, receipts)
     say("Etsy sandbox stopped.")
     with database.read() as session:
         counts = queries.counts(session)
@@ -142,6 +151,7 @@ def _run(
     new_orders: int,
     as_json: bool,
     say: Any,
+    receipts: int,
 ) -> DemoRun:
     world = sandbox.sandbox
     shop_id = sandbox.shops[0][1]
@@ -165,6 +175,13 @@ def _run(
         "orders", as_json, lambda p: service.orders(DEMO_SHOP, progress=p)
     )
     _check(order_run)
+    waiting = receipts - order_run.counts.done
+    if registered and waiting > 0:
+        say(
+            f"{waiting} of the shop's {receipts} receipts changed in the last "
+            f"{MARGIN.total_seconds():g} seconds: they wait for the next sync (a safety margin, "
+            "as Etsy's search may lag its clock)."
+        )
 
     world.create_receipts(shop_id, new_orders)
     world.advance(CLOCK_STEP)
@@ -245,6 +262,10 @@ def _summary(
     }
 
 
+def _calls(count: int) -> str:
+    return f"{count} API call" + ("" if count == 1 else "s")
+
+
 def _print(summary: dict[str, Any]) -> None:
     runs = summary["runs"]
     rows = {
@@ -262,12 +283,18 @@ def _print(summary: dict[str, Any]) -> None:
         r = runs[name]
         rows[label] = (
             f"{r['created']} created, {r['updated']} updated, {r['unchanged']} unchanged, "
-            f"{r['failed']} failed; {r['api_calls']} API calls (floor {r['api_call_floor']}), "
+            f"{r['failed']} failed; {_calls(r['api_calls'])} (floor {r['api_call_floor']}), "
             f"{r['seconds']} s"
         )
     rows["API calls"] = f"{summary['api_calls']} (floor {summary['api_call_floor']})"
     rows["time taken"] = f"{summary['seconds']} s"
     emit_object(rows, "The demo shop in the ledger", as_json=False)
+    console.print(
+        "floor: the fewest calls possible, one per 100 records read (Etsy's largest page). "
+        "The incremental sync re-reads the last seconds before its cursor (an overlap), so a "
+        "record it already had shows as unchanged.",
+        highlight=False,
+    )
     console.print("Explore further:")
     for command, what in EXPLORE:
-        console.print(f"  [bold]{command}[/bold]  [dim]{what}[/dim]")
+        console.print(f"  [bold]{command}[/bold]\n      [dim]{what}[/dim]")

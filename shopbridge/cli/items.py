@@ -7,12 +7,16 @@ to the ledger variant it really is, or accepts the one created for it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from shopbridge.cli.context import app_context
-from shopbridge.cli.ledger import JSON, LIMIT
+from shopbridge.cli.ledger import show_view
+from shopbridge.cli.options import ALL, FORMAT, JSON, LIMIT, OutputFormat
 from shopbridge.cli.output import emit, emit_object
-from shopbridge.store import catalog, queries, variant_links
+from shopbridge.domain.records import ListingState
+from shopbridge.store import catalog, details, queries, variant_links
 
 app = typer.Typer(help="Items (products) in the ledger, and unmatched channel variants.")
 
@@ -20,12 +24,84 @@ ETSY_VARIANT = typer.Argument(..., help="The channel variant's id from `items un
 
 
 @app.callback(invoke_without_command=True)
-def items(ctx: typer.Context, limit: int = LIMIT, as_json: bool = JSON) -> None:
-    """Items (products) in the ledger with their variant counts."""
+def items(
+    ctx: typer.Context,
+    shop: str | None = typer.Option(
+        None, "--shop", metavar="NAME", help="Only items this shop lists."
+    ),
+    status: ListingState | None = typer.Option(
+        None, "--status", case_sensitive=False, help="Only items in this state."
+    ),
+    search: str | None = typer.Option(
+        None, "--search", metavar="TEXT", help="Title or a variant's SKU containing TEXT."
+    ),
+    limit: int = LIMIT,
+    every: bool = ALL,
+    fmt: OutputFormat = FORMAT,
+    as_json: bool = JSON,
+) -> None:
+    """Items (products) in the ledger with their variant counts.
+
+    \b
+    Examples:
+      shopbridge items --search mug
+      shopbridge items --shop my-shop --all --format csv > items.csv
+    """
     if ctx.invoked_subcommand is not None:
         return
+    where = queries.ViewFilter(shop=shop, status=status.value if status else None, search=search)
+    def rows(session: Any, where: queries.ViewFilter, limit: int | None) -> Any:
+        found = queries.item_rows(session, where, limit)
+        if as_json or fmt in (OutputFormat.JSON, OutputFormat.JSONL):
+            # JSON carries each item's variants (SKU, attributes, prices per channel, stock).
+            return details.with_variants(session, found)
+        return found
+
+    show_view(ctx, rows, "Items", where, limit, every, fmt, as_json)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    item_id: int = typer.Argument(
+        ..., metavar="ID", help="The item's id (see `shopbridge items`)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """One item: its listings on each shop and every variant with SKU, attributes, price per
+    channel, stock and channel bindings."""
     with app_context(ctx).database().read() as session:
-        emit(queries.items(session, limit), "Items", as_json)
+        item = details.item_detail(session, item_id)
+    if as_json:
+        emit_object(item, "", True)
+        return
+    variants = item.pop("variants")
+    listings = item.pop("listings")
+    item["listings"] = ", ".join(f"{x['shop']} {x['listing_id']}" for x in listings) or None
+    item["tags"] = ", ".join(item["tags"] or []) or None
+    emit_object(item, f"Item {item_id}", False)
+    emit(
+        [
+            {
+                "variant": v["id"],
+                "sku": v["sku"],
+                "attributes": ", ".join(f"{k}: {val}" for k, val in v["attributes"].items()),
+                "price": f"{v['price']} {v['currency']}" if v["price"] else None,
+                "on_hand": v["on_hand"],
+                "available": v["available"],
+                "channels": "; ".join(
+                    f"{c['shop']}: {c['price'] or '?'} x {c['quantity']}"
+                    f" (listing {c['listing_id']})"
+                    for c in v["channels"]
+                )
+                or "not bound",
+                "state": v["state"],
+            }
+            for v in variants
+        ],
+        "Variants",
+        False,
+    )
 
 
 @app.command("unmatched")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import typer
 
 from shopbridge.cli.context import app_context
-from shopbridge.cli.output import console, emit, emit_object
+from shopbridge.cli.output import console, emit, emit_object, short_time
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.jobs import manual, reports
 from shopbridge.jobs.schedule import human, parse_interval
@@ -19,19 +20,55 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 @app.command("show")
-def show(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Each job: interval, last run, its outcome, and the next run."""
+def show(
+    ctx: typer.Context,
+    shop: str | None = typer.Option(None, "--shop", metavar="NAME", help="Only this shop."),
+    as_json: bool = JSON,
+) -> None:
+    """Each job: interval, last run, its outcome, and the next run (a time, UTC)."""
     context = app_context(ctx)
     rows = reports.schedule_rows(context.database(), context.settings, utcnow())
-    emit(rows, "Schedule", as_json)
+    if shop is not None:
+        context.connections().shops.get(shop)  # an unknown name is one clear line
+        rows = [row for row in rows if row["shop"] == shop]
+    if as_json:
+        emit(rows, "Schedule", True)
+        return
+    emit([table_row(row) for row in rows], "Schedule", False)
+    if any(row["due"] for row in rows):
+        console.print(
+            "due: it starts at the next tick of the running scheduler (`shopbridge serve` or a "
+            "worker); with none running, `shopbridge schedule run-now SHOP STREAM`.",
+            highlight=False,
+        )
+
+
+def table_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A job for people: the interval (and the planner's, when it stretched it), the next run
+    as a time."""
+    every = row["interval"]
+    if row["effective"] not in (row["interval"], "off"):
+        every = f"{row['effective']} (set {row['interval']})"
+    next_run = short_time(row["next_run"])
+    if row["due"]:
+        next_run = f"{next_run} (due)"
+    return {
+        "shop": row["shop"],
+        "stream": row["stream"],
+        "every": every,
+        "last run": row["last_run"],
+        "outcome": row["outcome"],
+        "next run": next_run,
+        "fails": row["failures_in_row"] or None,
+    }
 
 
 @app.command("set")
 def set_interval(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The shop's name."),
-    stream: str = typer.Argument(..., help="orders | listings | reconcile"),
-    interval: str = typer.Argument(..., help="e.g. 5m, 2h, or 0 / off to switch it off"),
+    stream: str = typer.Argument(..., help="orders, listings or reconcile."),
+    interval: str = typer.Argument(..., help="e.g. 5m, 2h, or 0 / off to switch it off."),
 ) -> None:
     """Set how often one shop's stream runs (orders 1-60m, listings 1-24h, reconcile 15m-24h)."""
     seconds = parse_interval(stream, interval)

@@ -97,8 +97,16 @@ def listings(
 def orders(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The shop's name."),
-    start: str | None = typer.Option(None, "--from", help="Import history created from DATE."),
-    end: str | None = typer.Option(None, "--to", help="... up to DATE (exclusive)."),
+    start: str | None = typer.Option(
+        None,
+        "--from",
+        metavar="DATE",
+        help="Import history created from DATE: YYYY-MM-DD or ISO 8601 (UTC unless an offset "
+        "is given).",
+    ),
+    end: str | None = typer.Option(
+        None, "--to", metavar="DATE", help="... up to DATE (exclusive), same formats."
+    ),
     status: OrderFilter | None = typer.Option(
         None,
         "--status",

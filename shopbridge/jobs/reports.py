@@ -27,14 +27,17 @@ def schedule_rows(database: Database, settings: Settings, now: datetime) -> list
             row = rows.get((shop.id, stream))
             run = last.get((shop.id, stream))
             interval = effective.get((shop.id, stream), 0.0)
+            due = False
             if not settings.scheduler_enabled:
                 next_run = "scheduler off"
             elif shop.status != "connected":
                 next_run = f"paused ({shop.status})"
             elif configured[stream] == 0:
                 next_run = "off"
-            elif row is None:
-                next_run = "on the next tick"
+            elif row is None or row.next_run_at <= now:
+                # Due: the scheduler (`serve` or a worker) starts it at its next tick.
+                next_run = now.isoformat(timespec="seconds")
+                due = True
             else:
                 next_run = row.next_run_at.isoformat(timespec="seconds")
             out.append({
@@ -45,6 +48,7 @@ def schedule_rows(database: Database, settings: Settings, now: datetime) -> list
                 "last_run": run["started_at"].isoformat(timespec="seconds") if run else None,
                 "outcome": run["status"] if run else None,
                 "next_run": next_run,
+                "due": due,
                 "failures_in_row": row.failures_in_row if row else 0,
             })
     return out

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +22,7 @@ from shopbridge.store import runs as history
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import update_rate
 from shopbridge.sync.connection import ShopConnections
+from shopbridge.sync.exclusive import JobBusyError, holder_id, run_lease, run_lease_ttl
 from shopbridge.sync.runs import RunSummary
 from shopbridge.sync.service import SyncService
 
@@ -34,16 +32,8 @@ STREAMS = ("orders", "listings", "reconcile")
 LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
 
 
-def holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def lease_name(shop_id: int, stream: str) -> str:
-    return f"job:{shop_id}:{stream}"
-
-
-class JobBusyError(ShopbridgeError):
-    """Another process runs this job right now."""
+    return leases.job_lease_name(shop_id, stream)
 
 
 @dataclass
@@ -63,11 +53,13 @@ class JobRuntime:
             settings, database, per_second=settings.api_per_second,
             per_day=settings.api_daily_limit,
         )
-        return cls(settings, database, SyncService(connections), alerts.Mailer(settings))
+        holder = holder_id()
+        service = SyncService(connections, holder=holder, lease_ttl=run_lease_ttl(settings))
+        return cls(settings, database, service, alerts.Mailer(settings), holder)
 
     @property
     def lease_ttl(self) -> timedelta:
-        return timedelta(seconds=max(3 * self.settings.worker_heartbeat_seconds, 3.0))
+        return run_lease_ttl(self.settings)
 
 
 async def run_job(
@@ -76,29 +68,15 @@ async def run_job(
     """Run one job under its lease; None when another process holds it (nothing ran)."""
     if stream not in STREAMS:
         raise ShopbridgeError(f"unknown stream {stream!r}: use one of {', '.join(STREAMS)}")
-    name = lease_name(shop_id, stream)
-    ttl = runtime.lease_ttl
-    if not await asyncio.to_thread(leases.acquire, runtime.database, name, runtime.holder, ttl):
+    try:
+        async with run_lease(runtime.database, shop_id, shop, stream, runtime.holder,
+                             runtime.lease_ttl):
+            summary = await _sync(runtime, shop, stream, trigger)
+            await asyncio.to_thread(_after_run, runtime, shop_id, stream, summary)
+            return summary
+    except JobBusyError:
         log.info("job %s of %s skipped: another process is running it", stream, shop)
         return None
-    renew = asyncio.create_task(_keep_lease(runtime, name, ttl))
-    try:
-        interrupted = await asyncio.to_thread(history.abandon_running, runtime.database,
-                                              shop_id, stream)
-        if interrupted:
-            log.info("closed %d interrupted %s run(s) of %s", interrupted, stream, shop)
-        try:
-            summary = await _sync(runtime, shop, stream, trigger)
-        except asyncio.CancelledError:
-            # Stopped mid-run: the page in flight commits or not as a whole; close the run
-            # while the lease still proves it is ours.
-            await asyncio.to_thread(history.abandon_running, runtime.database, shop_id, stream)
-            raise
-        await asyncio.to_thread(_after_run, runtime, shop_id, stream, summary)
-        return summary
-    finally:
-        renew.cancel()
-        await asyncio.to_thread(leases.release, runtime.database, name, runtime.holder)
 
 
 async def _sync(runtime: JobRuntime, shop: str, stream: str, trigger: str) -> RunSummary | None:
@@ -113,16 +91,6 @@ async def _sync(runtime: JobRuntime, shop: str, stream: str, trigger: str) -> Ru
         # The run row (when one was opened) already says why; the schedule counts the failure.
         log.warning("%s of %s failed before it ran: %s", stream, shop, exc)
         return None
-
-
-async def _keep_lease(runtime: JobRuntime, name: str, ttl: timedelta) -> None:
-    while True:
-        await asyncio.sleep(ttl.total_seconds() / 3)
-        held = await asyncio.to_thread(
-            leases.acquire, runtime.database, name, runtime.holder, ttl
-        )
-        if not held:
-            log.warning("lease %s was lost while its job ran", name)
 
 
 def _after_run(
@@ -156,13 +124,16 @@ def check_alerts(runtime: JobRuntime) -> int:
 
 
 def maintenance(runtime: JobRuntime) -> int:
-    """Retention and the retry queue: prune old runs and API calls (the request log), back off
-    and dead-letter errors. Returns the runs pruned."""
+    """Retention and the retry queue: prune old runs and API calls (the request log), close runs
+    a dead process left 'running', back off and dead-letter errors. Returns the runs pruned."""
     settings = runtime.settings
     pruned = history.prune(runtime.database, runtime.clock(), settings.retention_succeeded_days,
                            settings.retention_failed_days)
     calls = requestlog.prune(runtime.database, timedelta(days=settings.request_log_days),
                              runtime.clock())
+    orphans = history.close_orphaned(runtime.database)
+    if orphans:
+        log.info("closed %d run(s) left running by a process that died", orphans)
     dead = history.apply_retry_policy(runtime.database, retries.delay,
                                       settings.retry_max_attempts)
     names = {shop.id: shop.name for shop in schedules.shops(runtime.database)}

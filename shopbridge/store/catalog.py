@@ -23,15 +23,13 @@ from shopbridge.domain.records import Listing
 from shopbridge.domain.records import Variant as VariantRecord
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import RecordError
-from shopbridge.store import bindings
+from shopbridge.store import bindings, stock
 from shopbridge.store.dialect import insert_for, table_of, update_by_id
 from shopbridge.store.models import (
     Attribute,
     AttributeValue,
     Binding,
     Item,
-    StockLevel,
-    StockMove,
     Variant,
     VariantAttributeValue,
 )
@@ -350,50 +348,22 @@ def _write_variants(
         ).scalars()
         for plan, variant_id in zip(creating, ids, strict=True):
             plan.variant_id = variant_id
-        _seed_stock(session, target, creating)
     update_by_id(session, Variant, updates)
+    _seed_first_stock(session, target, [p for ps in plans for p in ps])
 
 
-def _seed_stock(session: Session, target: CatalogTarget, created: list[_PlannedVariant]) -> None:
-    """A variant's first import may seed ledger stock from the channel's quantity; later
-    imports never overwrite ledger stock (the ledger is the stock master)."""
+def _seed_first_stock(
+    session: Session, target: CatalogTarget, plans: list[_PlannedVariant]
+) -> None:
+    """A variant whose pool has no stock of its own yet (no initial move, no person's
+    adjustment) takes its first stock from this shop's quantity: stock.seed_from_channel.
+    Later imports never overwrite ledger stock (the ledger is the stock master)."""
     if not target.seed_stock or target.warehouse_id is None:
         return
-    seeded = [p for p in created if p.record.quantity]
-    if not seeded:
-        return
-    now = utcnow()
-    session.execute(
-        insert(table_of(StockMove)),
-        [
-            {
-                "variant_id": p.resolved_id(),
-                "warehouse_id": target.warehouse_id,
-                "quantity": p.record.quantity,
-                "reason": INITIAL_IMPORT,
-                "reference": f"{LISTING} {p.listing.external_id}",
-                "created_at": now,
-            }
-            for p in seeded
-        ],
-    )
-    stmt = insert_for(session, StockLevel)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["variant_id", "warehouse_id"],
-            set_={"on_hand": StockLevel.on_hand + stmt.excluded.on_hand, "updated_at": now},
-        ),
-        [
-            {
-                "variant_id": p.resolved_id(),
-                "warehouse_id": target.warehouse_id,
-                "on_hand": p.record.quantity,
-                "reserved": 0,
-                "updated_at": now,
-            }
-            for p in seeded
-        ],
-    )
+    quantities: dict[int, tuple[int, str]] = {}
+    for plan in plans:
+        quantities.setdefault(plan.resolved_id(), (plan.record.quantity, plan.listing.external_id))
+    stock.seed_from_channel(session, target.shop_id, target.warehouse_id, quantities)
 
 
 def _link_attributes(session: Session, plans: list[_PlannedVariant]) -> None:

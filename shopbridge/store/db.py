@@ -130,9 +130,13 @@ class Database:
     def head_revision(self) -> str:
         return migration_revisions()[1]
 
+    def _read_connection(self) -> Connection:
+        # BEGIN DEFERRED on SQLite: checking the schema never waits for a running sync's write.
+        return self.engine.execution_options(sqlite_begin="DEFERRED").connect()
+
     def current_revision(self) -> str | None:
         try:
-            with self.engine.connect() as conn:
+            with self._read_connection() as conn:
                 return _version(conn, _table_names(conn))
         except DatabaseError as exc:
             raise self._unreadable(exc) from None
@@ -141,7 +145,7 @@ class Database:
         """empty (no tables at all), current, older, newer (a revision this version does not
         know) or foreign (tables, but no shopbridge revision)."""
         try:
-            with self.engine.connect() as conn:
+            with self._read_connection() as conn:
                 return _state(conn)
         except DatabaseError as exc:
             raise self._unreadable(exc) from None
@@ -161,6 +165,8 @@ class Database:
         and without importing Alembic. Returns whether it created the schema."""
         from shopbridge.store.models import Base
 
+        if self.schema_state() != "empty":  # the usual case: a read, no write lock taken
+            return False
         try:
             with self.engine.begin() as conn:
                 if _state(conn) != "empty":

@@ -152,6 +152,11 @@ def open_errors(session: Session, shop_id: int, entity: str) -> list[SyncError]:
     )
 
 
+def save_counts(session: Session, run_id: int, **counts: int) -> None:
+    """The run's counts so far, saved with each page: a run killed mid-way shows what it did."""
+    session.execute(update(SyncRun).where(SyncRun.id == run_id).values(**counts))
+
+
 def finish_run(
     session: Session, run_id: int, status: str, error: str | None = None, **counts: int
 ) -> None:

@@ -16,6 +16,11 @@ from shopbridge.store.dialect import insert_for
 from shopbridge.store.models import Lease
 
 
+def job_lease_name(shop_id: int, stream: str) -> str:
+    """The lease every run of one shop's stream holds while it runs."""
+    return f"job:{shop_id}:{stream}"
+
+
 def acquire(database: Database, name: str, holder: str, ttl: timedelta) -> bool:
     """Take (or renew) the lease; False while someone else holds it unexpired."""
     now = utcnow()
@@ -34,6 +39,18 @@ def acquire(database: Database, name: str, holder: str, ttl: timedelta) -> bool:
             update(Lease)
             .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at <= now))
             .values(holder=holder, expires_at=now + ttl)
+        )
+        return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def take_over(
+    database: Database, name: str, previous: str, holder: str, ttl: timedelta
+) -> bool:
+    """Take the lease from `previous` (known dead); False when it changed hands meanwhile."""
+    with database.write() as session:
+        taken = session.execute(
+            update(Lease).where(Lease.name == name, Lease.holder == previous)
+            .values(holder=holder, expires_at=utcnow() + ttl)
         )
         return bool(taken.rowcount)  # type: ignore[attr-defined]
 

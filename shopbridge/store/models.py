@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -62,6 +63,8 @@ class Warehouse(Base):
     __tablename__ = "warehouse"
     id: Mapped[int] = _id()
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    # The warehouse a shop without one of its own reserves and sells from (at most one).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = _created()
 
 
@@ -151,20 +154,41 @@ class VariantAttributeValue(Base):
 
 
 class StockMove(Base):
-    """Append-only: the stock level is the sum of moves."""
+    """Append-only: on hand is the sum of the on-hand kinds, reserved the sum of the
+    reservation kinds (see shopbridge/store/stock.py for the kinds).
+
+    A move driven by an order line happens once per (line, kind): the UNIQUE key makes a
+    re-import, a resync or a rerun after a crash a no-op. At most one `initial` move (the
+    channel's quantity adopted as the first stock) exists per variant.
+    """
 
     __tablename__ = "stock_move"
+    __table_args__ = (
+        UniqueConstraint("order_line_id", "kind"),
+        Index(
+            "uq_stock_move_initial",
+            "variant_id",
+            unique=True,
+            sqlite_where=text("kind = 'initial'"),
+            postgresql_where=text("kind = 'initial'"),
+        ),
+    )
     id: Mapped[int] = _id()
     variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
     quantity: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), server_default="adjust")
     reason: Mapped[str] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(255))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_line.id"))
+    # The shop whose data made the move (the seeding shop of an initial move, an order's shop).
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id"))
+    actor: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = _created()
 
 
 class StockLevel(Base):
-    """Cached sum of stock moves per variant and warehouse."""
+    """Cached sums of stock moves per variant and warehouse, kept in the moves' transaction."""
 
     __tablename__ = "stock_level"
     variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"), primary_key=True)
@@ -172,6 +196,27 @@ class StockLevel(Base):
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = _updated()
+
+
+class StockOffer(Base):
+    """What a shop is offered: the sum of its source warehouses' available stock (its own
+    warehouse when none is listed), less a buffer, a share rounded down, a ceiling."""
+
+    __tablename__ = "stock_offer"
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
+    buffer: Mapped[int] = mapped_column(Integer, default=0)
+    offer_percent: Mapped[int] = mapped_column(Integer, default=100)
+    max_offer: Mapped[int | None] = mapped_column(Integer)
+    push_stock: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = _updated()
+
+
+class StockOfferSource(Base):
+    """A warehouse a shop sells from (`shop settings --stock-from W1,W2`)."""
+
+    __tablename__ = "stock_offer_source"
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"), primary_key=True)
 
 
 # --- customers -------------------------------------------------------------------------------
@@ -436,6 +481,8 @@ class Outbox(Base):
     kind: Mapped[str] = mapped_column(String(32))
     entity: Mapped[str] = mapped_column(String(32))
     local_id: Mapped[int] = mapped_column(Integer)
+    # The channel listing to push (a stock change: one row per affected listing binding).
+    binding_id: Mapped[int | None] = mapped_column(ForeignKey("binding.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

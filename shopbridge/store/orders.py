@@ -26,7 +26,7 @@ from shopbridge.domain.records import Address as AddressRecord
 from shopbridge.domain.records import Customer as CustomerRecord
 from shopbridge.domain.records import Order, OrderFilter, OrderLine, OrderStatus
 from shopbridge.domain.timeutil import utcnow
-from shopbridge.store import bindings
+from shopbridge.store import bindings, stock
 from shopbridge.store.bindings import BindingRow
 from shopbridge.store.catalog import LISTING, VARIANT, signature_key, sku_key
 from shopbridge.store.dialect import insert_for, table_of, update_by_id
@@ -113,6 +113,7 @@ def write_orders(
         written = _write_order_rows(session, target, page, claims, customers, addresses)
         _write_lines(session, target, page, written)
         _write_documents(session, target, page, written)
+        stock.apply_orders(session, [result.order_id for result in written])
         bindings.bind_many(
             session,
             [
@@ -663,6 +664,8 @@ def void_order(session: Session, shop_id: int, external_id: str, reason: str) ->
             "void": {"reason": reason, "status_before": row.status, "at": utcnow().isoformat()},
         }
         row.status = VOID
+        session.flush()
+        stock.apply_orders(session, [local_id])  # a void order holds nothing
     session.execute(
         update(Binding)
         .where(

@@ -13,14 +13,11 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopbridge.domain.timeutil import utcnow
 from shopbridge.store import bindings
 from shopbridge.store.dialect import insert_for
 from shopbridge.store.models import (
     Attribute,
     AttributeValue,
-    StockLevel,
-    StockMove,
     Warehouse,
 )
 
@@ -102,22 +99,8 @@ def move_stock(
     reason: str,
     reference: str | None = None,
 ) -> None:
-    """Append a stock move and add it to the cached level in the same transaction."""
-    session.add(
-        StockMove(
-            variant_id=variant_id,
-            warehouse_id=warehouse,
-            quantity=quantity,
-            reason=reason,
-            reference=reference,
-        )
-    )
-    stmt = insert_for(session, StockLevel).values(
-        variant_id=variant_id, warehouse_id=warehouse, on_hand=quantity, reserved=0
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["variant_id", "warehouse_id"],
-            set_={"on_hand": StockLevel.on_hand + quantity, "updated_at": utcnow()},
-        )
-    )
+    """Append a manual stock move; the cached level and the outbox follow in the same
+    transaction (shopbridge/store/stock.py)."""
+    from shopbridge.store.stock import ADJUST, Move, record_moves
+
+    record_moves(session, [Move(variant_id, warehouse, quantity, ADJUST, reason, reference)])

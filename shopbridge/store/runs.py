@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import as_utc, utcnow
 from shopbridge.store.db import Database
-from shopbridge.store.models import Shop, SyncError, SyncRecord, SyncRun
+from shopbridge.store.leases import job_lease_name
+from shopbridge.store.models import Lease, Shop, SyncError, SyncRecord, SyncRun
 
 INTERRUPTED = "interrupted: the process running it stopped before it finished"
 
@@ -55,8 +57,11 @@ def list_runs(
         return [_run_dict(run, name) for run, name in session.execute(query).all()]
 
 
-def get_run(database: Database, run_id: int) -> dict[str, Any] | None:
-    """The run with each record's outcome and error (payloads are left to `errors show`)."""
+def get_run(
+    database: Database, run_id: int, limit: int | None = None
+) -> dict[str, Any] | None:
+    """The run with its records' outcomes and errors, the first `limit` of them (all: None),
+    and how many it has (payloads are left to `errors show`)."""
     with database.read() as session:
         row = session.execute(
             select(SyncRun, Shop.name)
@@ -76,26 +81,76 @@ def get_run(database: Database, run_id: int) -> dict[str, Any] | None:
                 "error": r.error,
             }
             for r in session.execute(
-                select(SyncRecord).where(SyncRecord.run_id == run_id).order_by(SyncRecord.id)
+                select(SyncRecord)
+                .where(SyncRecord.run_id == run_id)
+                .order_by(SyncRecord.id)
+                .limit(limit)
             ).scalars()
         ]
+        detail["records_total"] = session.execute(
+            select(func.count()).select_from(SyncRecord).where(SyncRecord.run_id == run_id)
+        ).scalar_one()
         return detail
 
 
-def abandon_running(database: Database, shop_id: int, stream: str) -> int:
-    """Close runs of this (shop, stream) left 'running' by a process that died.
+def close_interrupted(database: Database, shop_id: int, stream: str) -> int:
+    """Close the runs of this (shop, stream) left 'running' by a process that died, with the
+    counts of what they committed.
 
-    Only call it while holding the job's lock: then no other run of it can be in progress.
+    Only call it while holding the stream's run lease: then no other run of it can be in
+    progress. Created, updated (voided included) and failed come from the run's per-record
+    history, unchanged and skipped from the counts its pages saved: a killed run used to be
+    closed as "interrupted, 0 created" with thousands of records attached.
     """
     with database.write() as session:
-        result = session.execute(
-            update(SyncRun)
-            .where(
-                SyncRun.shop_id == shop_id, SyncRun.stream == stream, SyncRun.status == "running"
-            )
-            .values(status="failed", error=INTERRUPTED, finished_at=utcnow())
+        ids = list(session.execute(
+            select(SyncRun.id).where(
+                SyncRun.shop_id == shop_id, SyncRun.stream == stream,
+                SyncRun.status == "running")
+        ).scalars())
+        for run_id in ids:
+            _close(session, run_id)
+        return len(ids)
+
+
+def close_orphaned(database: Database, now: datetime | None = None) -> int:
+    """Close every run marked 'running' whose stream's lease nobody holds: every run holds it
+    while it runs, so such a run was left by a process that died (maintenance calls this, so
+    a killed run is closed even when its stream never runs again)."""
+    moment = now or utcnow()
+    closed = 0
+    with database.write() as session:
+        running = session.execute(
+            select(SyncRun.id, SyncRun.shop_id, SyncRun.stream).where(
+                SyncRun.status == "running")
+        ).all()
+        for run_id, shop_id, stream in running:
+            held = session.execute(
+                select(Lease.name).where(
+                    Lease.name == job_lease_name(shop_id, stream), Lease.expires_at > moment)
+            ).first()
+            if held is None:
+                _close(session, run_id)
+                closed += 1
+    return closed
+
+
+def _close(session: Session, run_id: int) -> None:
+    outcomes = dict(session.execute(
+        select(SyncRecord.outcome, func.count()).where(SyncRecord.run_id == run_id)
+        .group_by(SyncRecord.outcome)
+    ).all())
+    run = session.get(SyncRun, run_id)
+    assert run is not None
+    session.execute(
+        update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "running").values(
+            status="failed", error=INTERRUPTED, finished_at=utcnow(),
+            created=max(run.created, int(outcomes.get("created", 0))),
+            updated=max(run.updated,
+                        int(outcomes.get("updated", 0)) + int(outcomes.get("voided", 0))),
+            failed=max(run.failed, int(outcomes.get("failed", 0))),
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+    )
 
 
 def prune(database: Database, now: datetime, succeeded_days: int, failed_days: int) -> int:

@@ -8,13 +8,16 @@ from shopbridge.store.db import Database
 from shopbridge.store.models import Shop
 from shopbridge.store.orders import OrderTarget
 from shopbridge.store.shops import ImportSettings
+from shopbridge.store.stock import shop_warehouse_ids
 
 
 def catalog_target(database: Database, shop_id: int) -> CatalogTarget:
     with database.read() as session:
         shop = session.get_one(Shop, shop_id)
         settings = ImportSettings.from_settings(shop.settings)
-        return CatalogTarget(shop.id, shop.warehouse_id, seed_stock=settings.seed_stock_on_import)
+        # The warehouse its orders reserve in too: its own, else the default warehouse.
+        warehouse = shop_warehouse_ids(session, [shop.id]).get(shop.id)
+        return CatalogTarget(shop.id, warehouse, seed_stock=settings.seed_stock_on_import)
 
 
 def order_target(

@@ -33,7 +33,7 @@ from shopbridge.errors import (
     RetryableError,
     ShopbridgeError,
 )
-from shopbridge.http.client import RequestRecord
+from shopbridge.http.client import RequestRecord, tls_context
 from shopbridge.http.ratelimit import LimiterBackend, RateLimiter
 from shopbridge.http.retry import RetryPolicy
 from shopbridge.security import Vault, redact, register_secret
@@ -521,6 +521,7 @@ class ShopConnections:
             raise AuthError(_not_ready(shop))
         sink = StoreRequestSink(self.database, shop.id, run_id)
         oauth = await asyncio.to_thread(self._oauth, shop, sink)
+        await asyncio.to_thread(tls_context)  # built once, off the loop
         tokens = ShopTokens(self.shops, shop, oauth, margin=self.refresh_margin, clock=self.clock)
         return self._client(shop, oauth, tokens, run_id, sink)
 

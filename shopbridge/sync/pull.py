@@ -8,10 +8,7 @@ memory crept up as an import grew.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -31,6 +28,7 @@ from shopbridge.store.orders import write_orders as store_orders
 from shopbridge.store.repos import Outcome
 from shopbridge.store.targets import catalog_target, order_target
 from shopbridge.sync.runs import Mapped, RunRecorder, RunSummary, map_records
+from shopbridge.sync.storethread import StoreThread
 
 R = TypeVar("R")
 Progress = Callable[[int, int | None], None]
@@ -67,8 +65,10 @@ class PullEngine:
         clock: Clock = utcnow,
         progress: Progress = noop,
         order_filter: OrderFilter | None = None,
+        store: StoreThread | None = None,
     ) -> None:
-        """`order_filter` overrides the shop's own for this run's orders."""
+        """`order_filter` overrides the shop's own for this run's orders; `store` is the run's
+        store thread (the service's, which opened the run on it), else one of the engine's."""
         self.database = database
         self.adapter = adapter
         self.shop = shop
@@ -77,14 +77,12 @@ class PullEngine:
         self.progress = progress
         self.order_filter = order_filter
         self.notes: list[str] = []  # what the run's summary should tell besides its counts
-        self._store: ThreadPoolExecutor | None = None
+        self._owns_store = store is None
+        self._store = store or StoreThread()
 
     async def _in_store(self, work: Callable[..., R], *args: Any) -> R:
-        """Run blocking store work on this run's store thread (started on first use)."""
-        if self._store is None:
-            self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopbridge-store")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._store, functools.partial(work, *args))
+        """Run blocking store work on this run's store thread."""
+        return await self._store(work, *args)
 
     # --- listings ----------------------------------------------------------------------------
 
@@ -241,7 +239,7 @@ class PullEngine:
                         raise
                     await self._in_store(self._gone_or_failed, external_id, exc)
             last = first + PAGE >= len(external_ids)
-            page = self._map_orders(Batch(raws))
+            page = await self._in_store(self._map_orders, Batch(raws))
             await self._in_store(
                 self.recorder.write_page, RECEIPT, page, write, after if last else None
             )
@@ -270,7 +268,7 @@ class PullEngine:
             except ShopbridgeError as exc:
                 await self._in_store(self._gone_or_failed, external_id, exc)
         if raws:
-            page = self._map_orders(Batch(raws))
+            page = await self._in_store(self._map_orders, Batch(raws))
             await self._in_store(self.recorder.write_page, RECEIPT, page, write)
 
     def _due_errors(self) -> list[str]:
@@ -309,7 +307,7 @@ class PullEngine:
         total: int | None = None
         async for batch in batches:
             total = batch.total if total is None else max(total, batch.total or 0)
-            page = map_batch(batch)
+            page = await self._in_store(map_batch, batch)  # CPU work: off the loop too
             after = None
             if cursor_end is not None:
                 after = self._cursor_saver(_latest(page), cursor_end)
@@ -350,9 +348,8 @@ class PullEngine:
                 self.notes,
             )
         finally:
-            store, self._store = self._store, None
-            if store is not None:  # joined off the loop: a write may still be finishing
-                await asyncio.to_thread(store.shutdown)
+            if self._owns_store:
+                await self._store.close()
 
 
 async def _noting(

@@ -237,6 +237,7 @@ class RunRecorder:
                 session, self.shop_id, self.run_id, entity, item.external_id, message, item.raw,
                 now=self.clock(),
             )
+        history.save_counts(session, self.run_id, **self.counts.as_dict())
 
     def void_gone(self, entity: str, external_id: str, reason: str) -> bool:
         """An order the channel no longer serves: void in the ledger (counted as updated, shown
@@ -248,6 +249,7 @@ class RunRecorder:
             self.counts.add(Outcome.UPDATED)
             history.record_outcome(session, self.run_id, entity, external_id, "voided", reason)
             history.resolve_errors(session, self.shop_id, entity, [external_id])
+            history.save_counts(session, self.run_id, **self.counts.as_dict())
         return True
 
     def finish(

@@ -6,6 +6,7 @@ to the channel's adapter, and lets the pull engine do the work.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 from shopbridge.channels.etsy.client import EtsyClient
@@ -18,17 +19,34 @@ from shopbridge.store import cursors
 from shopbridge.store.db import Database
 from shopbridge.store.shops import ShopRecord
 from shopbridge.sync.connection import ShopConnections
+from shopbridge.sync.exclusive import DEFAULT_TTL, holder_id, run_lease
 from shopbridge.sync.pull import ORDERS, Clock, Progress, PullEngine, ShopRef, noop
 from shopbridge.sync.runs import RunRecorder, RunSummary
+from shopbridge.sync.storethread import StoreThread
 
 RECONCILE_DAYS = 30
 
 
 class SyncService:
-    def __init__(self, connections: ShopConnections, clock: Clock = utcnow) -> None:
+    """Every run holds its (shop, stream) lease while it runs (`sync.exclusive`): a second
+    run of the same stream, from any process, is refused with JobBusyError naming the holder."""
+
+    def __init__(
+        self,
+        connections: ShopConnections,
+        clock: Clock = utcnow,
+        *,
+        holder: str | None = None,
+        lease_ttl: timedelta = DEFAULT_TTL,
+    ) -> None:
         self.connections = connections
         self.database: Database = connections.database
         self.clock = clock
+        self.holder = holder or holder_id()
+        self.lease_ttl = lease_ttl
+
+    def exclusive(self, shop: ShopRecord, stream: str) -> AbstractAsyncContextManager[None]:
+        return run_lease(self.database, shop.id, shop.name, stream, self.holder, self.lease_ttl)
 
     async def listings(
         self,
@@ -37,12 +55,17 @@ class SyncService:
         trigger: str = "manual",
         progress: Progress = noop,
     ) -> RunSummary:
-        shop = self._shop(name)
-        recorder = self._recorder(shop, "listings")
-        recorder.start(trigger, params={"states": list(states)})
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress)
-            return await engine.listings(states)
+        store = StoreThread()
+        try:
+            shop = await store(self._shop, name)
+            async with self.exclusive(shop, "listings"):
+                recorder = self._recorder(shop, "listings")
+                await store(recorder.start, trigger, params={"states": list(states)})
+                async with await self._client(shop, recorder, store) as client:
+                    engine = self._engine(shop, client, recorder, progress, store=store)
+                    return await engine.listings(states)
+        finally:
+            await store.close()
 
     async def orders(
         self,
@@ -57,26 +80,30 @@ class SyncService:
         `import_filter` takes only paid or shipped orders in this run (else the shop's filter).
         A history window in the future, backwards or before what the channel accepts is
         refused (WindowError) before a run is opened or a call made; its end is at most now."""
-        shop = self._shop(name)
-        if start is not None:
-            start, end = history_window(start, end, self.clock(), earliest_for(shop.channel))
-        recorder = self._recorder(shop, ORDERS)
-        chosen = _filter_param(import_filter)
-        if start is None:
-            with self.database.read() as session:
-                cursor = cursors.get_cursor(session, shop.id, ORDERS)
-                cursor_value = cursor.value if cursor else None
-            window_start, window_end = PullEngine.window_for(self.clock, cursor_value)
-            params = {"mode": "incremental", **chosen}
-            recorder.start(trigger, window_start, window_end, params)
-            async with await self._client(shop, recorder) as client:
-                engine = self._engine(shop, client, recorder, progress, import_filter)
-                return await engine.orders_incremental(window_start, window_end)
-        assert end is not None  # history_window gave the window its end
-        recorder.start(trigger, start, end, {"mode": "historic", **chosen})
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress, import_filter)
-            return await engine.orders_historic(start, end)
+        store = StoreThread()
+        try:
+            shop = await store(self._shop, name)
+            if start is not None:
+                start, end = history_window(start, end, self.clock(), earliest_for(shop.channel))
+            async with self.exclusive(shop, ORDERS):
+                recorder = self._recorder(shop, ORDERS)
+                chosen = _filter_param(import_filter)
+                if start is None:
+                    cursor_value = await store(self._cursor_value, shop.id, ORDERS)
+                    window_start, window_end = PullEngine.window_for(self.clock, cursor_value)
+                    params = {"mode": "incremental", **chosen}
+                    await store(recorder.start, trigger, window_start, window_end, params)
+                    async with await self._client(shop, recorder, store) as client:
+                        engine = self._engine(shop, client, recorder, progress, import_filter,
+                                              store)
+                        return await engine.orders_incremental(window_start, window_end)
+                assert end is not None  # history_window gave the window its end
+                await store(recorder.start, trigger, start, end, {"mode": "historic", **chosen})
+                async with await self._client(shop, recorder, store) as client:
+                    engine = self._engine(shop, client, recorder, progress, import_filter, store)
+                    return await engine.orders_historic(start, end)
+        finally:
+            await store.close()
 
     async def orders_updated_between(
         self,
@@ -89,13 +116,18 @@ class SyncService:
     ) -> RunSummary:
         """Re-read the orders updated in [start, end) exactly as an incremental run did, without
         touching the cursor (a resync of that run)."""
-        shop = self._shop(name)
-        recorder = self._recorder(shop, ORDERS)
-        params = {"mode": "incremental", "resync": True, **_filter_param(import_filter)}
-        recorder.start(trigger, start, end, params)
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress, import_filter)
-            return await engine.orders_incremental(start, end, move_cursor=False)
+        store = StoreThread()
+        try:
+            shop = await store(self._shop, name)
+            async with self.exclusive(shop, ORDERS):
+                recorder = self._recorder(shop, ORDERS)
+                params = {"mode": "incremental", "resync": True, **_filter_param(import_filter)}
+                await store(recorder.start, trigger, start, end, params)
+                async with await self._client(shop, recorder, store) as client:
+                    engine = self._engine(shop, client, recorder, progress, import_filter, store)
+                    return await engine.orders_incremental(start, end, move_cursor=False)
+        finally:
+            await store.close()
 
     async def reconcile(
         self,
@@ -104,14 +136,19 @@ class SyncService:
         trigger: str = "manual",
         progress: Progress = noop,
     ) -> RunSummary:
-        shop = self._shop(name)
-        recorder = self._recorder(shop, "reconcile")
-        end = self.clock()
-        start = end - timedelta(days=days)
-        recorder.start(trigger, start, end, {"days": days})
-        async with await self._client(shop, recorder) as client:
-            engine = self._engine(shop, client, recorder, progress)
-            return await engine.reconcile(start, end)
+        store = StoreThread()
+        try:
+            shop = await store(self._shop, name)
+            async with self.exclusive(shop, "reconcile"):
+                recorder = self._recorder(shop, "reconcile")
+                end = self.clock()
+                start = end - timedelta(days=days)
+                await store(recorder.start, trigger, start, end, {"days": days})
+                async with await self._client(shop, recorder, store) as client:
+                    engine = self._engine(shop, client, recorder, progress, store=store)
+                    return await engine.reconcile(start, end)
+        finally:
+            await store.close()
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -126,11 +163,18 @@ class SyncService:
     def _recorder(self, shop: ShopRecord, stream: str) -> RunRecorder:
         return RunRecorder(self.database, shop.id, shop.name, stream, self.clock)
 
-    async def _client(self, shop: ShopRecord, recorder: RunRecorder) -> EtsyClient:
+    def _cursor_value(self, shop_id: int, stream: str) -> datetime | None:
+        with self.database.read() as session:
+            cursor = cursors.get_cursor(session, shop_id, stream)
+            return cursor.value if cursor else None
+
+    async def _client(
+        self, shop: ShopRecord, recorder: RunRecorder, store: StoreThread
+    ) -> EtsyClient:
         try:
             return await self.connections.client_for(shop.name, recorder.run_id)
         except ShopbridgeError as exc:
-            recorder.finish(0, str(exc))
+            await store(recorder.finish, 0, str(exc))
             raise
 
     def _engine(
@@ -140,6 +184,7 @@ class SyncService:
         recorder: RunRecorder,
         progress: Progress,
         order_filter: OrderFilter | None = None,
+        store: StoreThread | None = None,
     ) -> PullEngine:
         adapter = adapter_for(shop.channel, client, int(shop.external_shop_id or 0))
         return PullEngine(
@@ -150,6 +195,7 @@ class SyncService:
             self.clock,
             progress,
             order_filter,
+            store,
         )
 
 

@@ -190,7 +190,34 @@ def test_items_unmatched_link_and_create_from(
         red = session.execute(select(VariantRow.id).where(VariantRow.sku == "MUG-RED")).scalar_one()
 
     items = ok_json(subprocess_run(tmp_path, key, "items", "--json"))
-    assert isinstance(items, list) and [row["variants"] for row in items] == [1, 2]
+    assert isinstance(items, list) and [row["variant_count"] for row in items] == [1, 2]
+    # Issue 18 point 3: the variants themselves, as a seller thinks of them.
+    (mug,) = items[0]["variants"]
+    assert (mug["sku"], mug["attributes"], mug["price"], mug["currency"]) == (
+        "MUG-RED",
+        {"Colour": "Red"},
+        "12.50",
+        "USD",
+    )
+    assert (mug["on_hand"], mug["stock"]) == (0, [])  # seed_stock=False: no stock yet
+    assert [(c["shop"], c["listing_id"], c["price"], c["quantity"]) for c in mug["channels"]] == [
+        (SHOP, "1", "12.50", 3)
+    ]
+    assert [v["attributes"] for v in items[1]["variants"]] == [
+        {"Colour": "Red"},
+        {"Colour": "Blue"},
+    ]
+    shown = ok_json(run(tmp_path, key, "items", "show", str(items[0]["id"]), "--json"))
+    assert isinstance(shown, dict) and shown["variants"] == [mug]
+    assert [(x["shop"], x["listing_id"]) for x in shown["listings"]] == [(SHOP, "1")]
+    table = run(tmp_path, key, "items", "show", str(items[0]["id"]))
+    assert table.returncode == 0
+    for text in ("MUG-RED", "Colour: Red", f"{SHOP}: 12.50 x 3 (listing 1)", "Mug 1"):
+        assert text in table.stdout
+    missing = run(tmp_path, key, "items", "show", "99999")
+    assert missing.returncode == 1 and "no item 99999" in missing.stderr
+    csv_rows = run(tmp_path, key, "items", "--format", "csv").stdout.splitlines()
+    assert csv_rows[0] == "id,title,state,digital,variants" and len(csv_rows) == 3
     unmatched = ok_json(run(tmp_path, key, "items", "unmatched", "--shop", SHOP, "--json"))
     assert isinstance(unmatched, list) and len(unmatched) == 2
     assert {row["reason"] for row in unmatched} == {"no SKU"}
@@ -225,7 +252,11 @@ def test_orders_status_void_lists_the_receipts_etsy_no_longer_serves(
     # receipt is well inside the sync's window.
     an_hour_ago = int(datetime.now(UTC).timestamp()) - 3600
     config = SandboxConfig(
-        seed=3, listings=10, receipts=20, qps_limit=1000, auto_approve=True,
+        seed=3,
+        listings=10,
+        receipts=20,
+        qps_limit=1000,
+        auto_approve=True,
         start_time=an_hour_ago,
     )
     with serve_in_thread(config) as sandbox:
@@ -241,3 +272,35 @@ def test_orders_status_void_lists_the_receipts_etsy_no_longer_serves(
         assert void[0]["status"] == "void" and "404" in void[0]["void_reason"]
         table = run(tmp_path, key, "orders", "--status", "void")
         assert table.returncode == 0 and str(gone.receipt_id) in table.stdout
+
+        # Issue 18 point 3: one order whole.
+        listed = ok_json(run(tmp_path, key, "orders", "--status", "paid", "--json"))
+        assert isinstance(listed, list) and listed
+        first = listed[0]
+        shown = ok_json(run(tmp_path, key, "orders", "show", SHOP, first["number"], "--json"))
+        assert isinstance(shown, dict)
+        assert (shown["id"], shown["status"], shown["receipt_id"]) == (
+            first["id"],
+            "paid",
+            first["number"],
+        )
+        assert shown["totals"]["grand_total"] == first["grand_total"]
+        assert shown["lines"] and all(line["quantity"] >= 1 for line in shown["lines"])
+        assert shown["customer"]["name"] == first["customer"]
+        assert shown["customer"]["addresses"] and shown["shipping_address"]
+        assert shown["invoice"]["amount"] == first["grand_total"]
+        assert [p["amount"] for p in shown["payments"]] == [first["grand_total"]]
+        assert shown["history"][0]["outcome"] == "created"
+        assert shown["payload"] is None  # kept for failed records only
+        table = run(tmp_path, key, "orders", "show", SHOP, first["number"])
+        assert table.returncode == 0
+        for text in ("Lines", "Payments", "History", "none kept", shown["lines"][0]["title"][:20]):
+            assert text in table.stdout
+        void_one = ok_json(
+            run(tmp_path, key, "orders", "show", SHOP, str(gone.receipt_id), "--json")
+        )
+        assert isinstance(void_one, dict) and void_one["status"] == "void"
+        assert void_one["history"][0]["outcome"] == "voided"
+        assert "404" in void_one["history"][0]["error"]
+        unknown = run(tmp_path, key, "orders", "show", SHOP, "123")
+        assert unknown.returncode == 1 and "no order '123' in shop 'crafts'" in unknown.stderr

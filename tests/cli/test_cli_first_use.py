@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,22 @@ def test_postgresql_keeps_the_explicit_db_upgrade(home: Path) -> None:
         database.dispose()
         assert run(home, "db", "upgrade", SHOPBRIDGE_DATABASE_URL=url).returncode == 0
         assert run(home, "orders", SHOPBRIDGE_DATABASE_URL=url).returncode == 0
+
+
+def test_opening_the_ledger_does_not_wait_for_a_running_write(home: Path) -> None:
+    """The first-use check reads (BEGIN DEFERRED): a view starts while a sync holds the write
+    lock, instead of waiting out SQLite's 30 s busy timeout."""
+    assert run(home, "orders").returncode == 0
+    writer = sqlite3.connect(home / "shopbridge.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE alembic_version SET version_num = version_num")
+        started = time.monotonic()
+        listed = run(home, "orders", "--json")
+        took = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    assert took < 20  # the busy timeout is 30 s

@@ -99,7 +99,15 @@ def test_db_upgrade_status_and_ledger_views(home: Path) -> None:
         ("R-1", "Ada", "500", "JPY")
     ]
     customers = json.loads(run(home, "customers", "--json").stdout)
-    assert customers == [{"id": 1, "name": "Ada", "email": "ada@example.com", "orders": 1}]
+    assert customers == [
+        {
+            "id": 1,
+            "name": "Ada",
+            "email": "ada@example.com",
+            "orders": 1,
+            "last_order": "2026-01-02T00:00:00+00:00",
+        }
+    ]
     table = run(home, "orders")
     assert "R-1" in table.stdout and "Ada" in table.stdout
     for view in ("items", "stock"):

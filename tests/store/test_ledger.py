@@ -189,7 +189,9 @@ def _schema_lines(path: Path) -> dict[str, tuple[str, list[str]]]:
             else:
                 current += char
         clauses.append(" ".join(current.split()))
-        schema[name] = (" ".join(head.split()), sorted(clauses))
+        # A table a migration rebuilt (SQLite's batch mode) is renamed into place and SQLite
+        # then quotes its name: "stock_move" and stock_move are the same identifier.
+        schema[name] = (" ".join(head.replace('"', "").split()), sorted(clauses))
     return schema
 
 

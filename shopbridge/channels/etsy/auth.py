@@ -1,31 +1,29 @@
 """Etsy OAuth 2.0: authorisation code with PKCE S256, code exchange and refresh.
 
-Authlib builds the challenge and the authorisation URL; this module picks Etsy's endpoints,
-keeps the state single-use (the caller stores `PendingAuthorization` and consumes it once), and
-sends the token requests itself, like any other call: through the key's shared rate limiter,
-into the request log (its form body, which holds the secrets, is never logged), retried with
-back-off honouring `retry-after`. Every failure lands in the shared error taxonomy: a revoked or
-expired grant is `ReauthRequiredError`, a refused client is `AuthError`, and a 429, a 5xx or a
-dead network is retryable (it once became a permanent "the app was refused": Authlib read the
-`{"error": ...}` body of a 429 as an OAuth refusal).
+Authlib makes the verifier, the state and the S256 challenge; this module builds the
+authorisation URL, picks Etsy's endpoints, keeps the state single-use (the caller stores
+`PendingAuthorization` and consumes it once), and sends the token requests itself, like any
+other call: through the key's shared rate limiter, into the request log (its form body, which
+holds the secrets, is never logged), retried with back-off honouring `retry-after`. Every
+failure lands in the shared error taxonomy: a revoked or expired grant is
+`ReauthRequiredError`, a refused client is `AuthError`, and a 429, a 5xx or a dead network is
+retryable (it once became a permanent "the app was refused": Authlib read the `{"error": ...}`
+body of a 429 as an OAuth refusal). Authlib's httpx integration is not imported at all (it
+printed a deprecation warning on stderr, breaking --log-json's one JSON object a line).
 """
 
 from __future__ import annotations
 
 import hmac
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.common.security import generate_token
-
-# Authlib 1.9 warns at import that it prefers the httpx2 fork; httpx is what this project pins.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pydantic import BaseModel, ConfigDict
 
 from shopbridge.errors import AuthError, ReauthRequiredError, RetryableError
@@ -155,27 +153,21 @@ class EtsyOAuth:
         self._transport = transport
         self._clock = clock
 
-    def _client(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
-        return AsyncOAuth2Client(
-            client_id=self.keystring,
-            token_endpoint_auth_method="none",  # noqa: S106 (PKCE public client)
-            scope=" ".join(self.scopes),
-            redirect_uri=redirect_uri,
-            code_challenge_method="S256",
-            headers={"x-api-key": f"{self.keystring}:{self.shared_secret}"},
-            timeout=DEFAULT_TIMEOUT,
-            transport=self._transport,
-        )
-
     def begin(self, redirect_uri: str) -> PendingAuthorization:
         """A fresh single-use state and PKCE verifier, and the URL to send the owner to."""
         verifier = generate_token(VERIFIER_LENGTH)
         state = generate_token(32)
         register_secret(verifier, state)
-        client = self._client(redirect_uri)
-        url, _ = client.create_authorization_url(
-            self.endpoints.authorize_url, state=state, code_verifier=verifier
-        )
+        query = urlencode({
+            "response_type": "code",
+            "client_id": self.keystring,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(self.scopes),
+            "state": state,
+            "code_challenge": create_s256_code_challenge(verifier),
+            "code_challenge_method": "S256",
+        })
+        url = f"{self.endpoints.authorize_url}?{query}"
         return PendingAuthorization(
             state=state,
             code_verifier=verifier,

@@ -18,5 +18,8 @@ def test_two_processes_of_concurrent_tasks_get_no_429() -> None:
     result = run(calls=40, qps=20, processes=2, tasks=4)
     assert result["http_429"] == 0, result
     assert result["requests_served"] == 40  # no retries
-    # A 2 s run pays the per-process warm-up; the full benchmark holds the 1.15 target.
-    assert result["ratio"] <= 1.5, result
+    # Pace is not asserted here (a loaded CI machine would make it flaky): `python -m bench`
+    # reports the ratio to the floor. What must hold under any load is that nothing was refused.
+    # Load only slows a run down; finishing faster than the rate allows would be a limiter bug
+    # ((calls - 1) / qps is the fastest legal run: ratio 0.975 here).
+    assert result["ratio"] >= 0.95, result

@@ -27,7 +27,8 @@ from sqlalchemy import func, select
 from shopbridge.config import Settings
 from shopbridge.sandbox.etsy import SandboxConfig, SandboxHandle, serve_in_thread
 from shopbridge.store.db import Database
-from shopbridge.store.models import SyncRun
+from shopbridge.store.models import SyncRecord, SyncRun
+from shopbridge.store.runs import INTERRUPTED
 from shopbridge.sync.connection import ShopConnections, default_redirect_uri
 
 SHOP = "crafts"
@@ -95,7 +96,15 @@ def test_sync_killed_at_random_points_then_restarted_gives_the_exact_ledger(
             sandbox.sandbox.create_receipts(sandbox.shops[0][1], 100)
         assert kills == KILLS and outcomes and outcomes[-1][0] == 0, outcomes
         assert_ledger_equals_sandbox(sandbox.sandbox, sandbox.shops[0][1], database)
-    with database.read() as session:  # kills landed inside runs, not only during imports
-        killed = select(func.count()).select_from(SyncRun).where(SyncRun.status == "running")
-        assert session.execute(killed).scalar_one() >= 1
+    with database.read() as session:
+        runs = list(session.execute(select(SyncRun)).scalars())
+        created = dict(session.execute(
+            select(SyncRecord.run_id, func.count()).where(SyncRecord.outcome == "created")
+            .group_by(SyncRecord.run_id)).all())
+    # Kills landed inside runs, not only during imports; the next run closed each killed one
+    # (none is left 'running') with the records it had committed counted.
+    interrupted = [run for run in runs if run.error == INTERRUPTED]
+    assert len(interrupted) >= 1
+    assert all(run.status != "running" for run in runs)
+    assert all(run.created == created.get(run.id, 0) for run in interrupted)
     database.dispose()
