@@ -6,13 +6,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shopbridge.channels.base import ChannelAdapter
+from shopbridge.channels.base import ChannelAdapter, ChannelWriter
 from shopbridge.channels.etsy.adapter import EtsyAdapter
 from shopbridge.errors import ConfigError
 
 ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
     "etsy": EtsyAdapter,
 }
+
+
+# Channels that take stock and shipments back (the push engine's side of the same adapters).
+WRITERS: dict[str, Callable[[Any, int], ChannelWriter]] = {
+    "etsy": EtsyAdapter,
+}
+
+
+def writer_for(channel: str, client: Any, external_shop_id: int) -> ChannelWriter:
+    try:
+        factory = WRITERS[channel]
+    except KeyError:
+        raise ConfigError(f"channel {channel!r} takes no stock or shipments yet") from None
+    return factory(client, external_shop_id)
 
 
 def adapter_for(channel: str, client: Any, external_shop_id: int) -> ChannelAdapter:

@@ -109,6 +109,41 @@ def test_an_unpaid_order_lowers_stock_when_it_is_paid(world, shop_id):
     assert listing.quantity() == again  # once per receipt
 
 
+def test_buyers_buy_only_what_is_on_sale(world, shop_id):
+    """A variant at zero (or disabled) is not buyable on Etsy: new orders never sell it, never
+    sell more units than a variant has, and a listing with nothing left sells nothing."""
+    listing = variation_listing(world, shop_id, shared=False)
+    inv = listing.inventory
+    inv.quantity_on_property = [v.property_id for v in inv.products[0].property_values]
+    for k, p in enumerate(inv.products):
+        p.offerings[0].quantity = 4 if k == 1 else 0
+        p.offerings[0].is_enabled = k != 2
+    on_sale = inv.products[1].product_id
+    sold = 0
+    for _ in range(4):
+        receipt = _sell_from(world, shop_id, listing)
+        mine = [t for t in receipt.transactions if t.listing_id == listing.listing_id]
+        assert {t.product_id for t in mine} == {on_sale}
+        sold += sum(t.quantity for t in mine)
+        if listing.quantity() == 0:
+            break
+    assert sold == 4 and listing.state == "sold_out"
+    assert [p.offerings[0].quantity for p in inv.products] == [0] * len(inv.products)
+    with pytest.raises(Exception, match="no active listing"):
+        _sell_from(world, shop_id, listing)
+
+
+def test_a_shared_stock_is_never_oversold(world, shop_id):
+    listing = variation_listing(world, shop_id, shared=True)
+    for p in listing.inventory.products:
+        p.offerings[0].quantity = 3
+    sold = 0
+    while listing.state == "active":
+        receipt = _sell_from(world, shop_id, listing)
+        sold += sum(t.quantity for t in receipt.transactions if t.listing_id == listing.listing_id)
+    assert sold == 3 and listing.quantity() == 0
+
+
 def test_the_last_unit_sold_makes_the_listing_sold_out(world, shop_id):
     listing = variation_listing(world, shop_id, shared=True)
     for p in listing.inventory.products:
@@ -497,3 +532,24 @@ async def test_a_fault_after_the_write_took_effect(client, world, shop_id, heade
     lost = await client.post(tracking_url(shop_id, r.receipt_id), data=form, headers=headers)
     assert lost.status_code == 504
     assert [s.tracking_code for s in r.shipments] == ["1Z9"] and r.is_shipped
+
+
+def test_an_order_stream_stops_when_nothing_is_on_sale_and_a_seller_may_restock():
+    from etsy_helpers import small_config
+
+    from shopbridge.sandbox.etsy import EtsySandbox
+
+    world = EtsySandbox(small_config(listings=5, receipts=5))
+    shop_id = world.shops[0][1]
+    world.set_order_rate(shop_id, per_hour=3600)
+    world.advance(3600)  # far more orders than 5 listings hold
+    state = world.shop_state(shop_id)  # no error: buyers stop when everything is sold out
+    assert not any(x.state == "active" for x in state.listings.values())
+    assert all(x.quantity() == 0 for x in state.listings.values() if x.state == "sold_out")
+
+    restocking = EtsySandbox(small_config(listings=5, receipts=5, restock=3))
+    shop = restocking.shops[0][1]
+    made = restocking.create_receipts(shop, 300)
+    assert len(made) == 300
+    assert all(x.quantity() > 0 for x in restocking.shop_state(shop).listings.values()
+               if x.state == "active")

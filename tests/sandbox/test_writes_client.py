@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from etsy_helpers import ALL_SCOPES, small_config
 from test_writes import open_receipt
@@ -21,7 +22,7 @@ from shopbridge.http.client import RequestRecord
 from shopbridge.http.retry import RetryPolicy
 from shopbridge.sandbox.etsy import serve_in_thread
 
-FAST = RetryPolicy(initial=0.01, max_backoff=0.05, jitter=0, max_wait=5, budget=30)
+FAST = RetryPolicy(attempts=4, initial=0.01, max_backoff=0.05, jitter=0, max_wait=5, budget=30)
 
 
 class StaticTokens:
@@ -220,9 +221,15 @@ async def test_a_missing_scope_and_a_deleted_listing(handle, world):
         await etsy.client.aclose()
     full, _ = make_adapter(handle)
     try:
-        gone = {**raw, "listing_id": 1}
-        with pytest.raises(GoneError, match="no longer has listing 1"):
-            await full.push_stock(gone, {key: 2})
+        async with httpx.AsyncClient(base_url=handle.base_url) as control:
+            deleted = await control.delete(f"/_sandbox/listings/{listing.listing_id}")
+        assert deleted.status_code == 200
+        assert await full.listings_by_ids([str(listing.listing_id)]) == {}
+        lid = listing.listing_id
+        with pytest.raises(GoneError, match=f"no longer has listing {lid}"):
+            await full.push_stock(raw, {key: 2})
+        with pytest.raises(GoneError, match=f"no longer has listing {lid}"):
+            await full.set_listing_active(str(lid), False)
     finally:
         await full.client.aclose()
 
@@ -284,3 +291,25 @@ async def test_carriers(adapter, world):
     assert "USPS" in names and all(c.carrier_id for c in us)
     assert mapping.carrier_for("united states postal service", names) == "USPS"
     assert mapping.carrier_for("Pony Express", names) == "other"
+
+
+async def test_a_lost_answer_whose_read_back_fails_stays_uncertain(adapter, world, handle):
+    """The fault is set through the control API ('apply' included): the shipment is made, its
+    answer lost, and the read of the receipt fails too: the error says the outcome is unknown,
+    and a rerun with verify_first finds the shipment and posts nothing."""
+    etsy, _ = adapter
+    r = open_receipt(world, world.shops[0][1], "US", above=True)
+    rules = [
+        {"kind": "drop", "operation": "createReceiptShipment", "times": 1, "apply": True},
+        {"kind": "error", "operation": "getShopReceipt", "status": 503},
+    ]
+    async with httpx.AsyncClient(base_url=handle.base_url) as control:
+        assert (await control.put("/_sandbox/faults", json={"rules": rules})).status_code == 200
+    with pytest.raises(UncertainWriteError, match=f"receipt {r.receipt_id}.*before posting"):
+        await etsy.create_shipment(str(r.receipt_id), carrier="UPS", tracking_code="1ZLOST")
+    world.faults.clear()
+    again = await etsy.create_shipment(
+        str(r.receipt_id), carrier="UPS", tracking_code="1ZLOST", verify_first=True
+    )
+    assert [s["tracking_code"] for s in again["shipments"]] == ["1ZLOST"]
+    assert world.request_counts()["createReceiptShipment"] == 1

@@ -248,7 +248,14 @@ class EtsyAdapter:
         try:
             answer = await self.client.put_listing_inventory(int(listing_id), update.body)
         except UncertainWriteError as exc:
-            fresh = (await self.listings_by_ids([listing_id])).get(listing_id)
+            try:
+                fresh = (await self.listings_by_ids([listing_id])).get(listing_id)
+            except RetryableError as read_failed:
+                raise UncertainWriteError(
+                    f"listing {listing_id}: {exc}; reading it back failed too ({read_failed}): "
+                    "the next push reads it again and recomputes",
+                    exc.retry_after,
+                ) from exc
             held = _held(fresh)
             if held == update.sent:
                 return result("updated", fresh)
@@ -304,7 +311,14 @@ class EtsyAdapter:
                 )
             except UncertainWriteError as exc:
                 lost = exc
-                receipt = await self.order(order_id)
+                try:
+                    receipt = await self.order(order_id)
+                except RetryableError as read_failed:
+                    raise UncertainWriteError(
+                        f"receipt {order_id}: {exc}; reading its shipments back failed too "
+                        f"({read_failed}): the next run reads them before posting",
+                        exc.retry_after,
+                    ) from exc
                 if _already_shipped(receipt, tracking):
                     return receipt
             except FatalError as exc:

@@ -28,6 +28,9 @@ class SandboxConfig:
     redirect_uris: list[str] = field(
         default_factory=lambda: ["http://localhost:8765/oauth/etsy/callback"]
     )
+    # A seller who restocks at once: when a sale leaves a listing with nothing on sale, each of
+    # its offerings is set to this many (0: it stays sold out, as Etsy leaves it).
+    restock: int = 0
     bump_updated_on_cancel: bool = False
     bump_updated_on_refund: bool = False
     # Latency added to every /v3 request (milliseconds): fixed part plus uniform jitter.

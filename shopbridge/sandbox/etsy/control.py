@@ -196,6 +196,16 @@ async def update_listing(request: Request, world: EtsySandbox) -> Any:
 
 
 @_guard
+async def delete_listing(request: Request, world: EtsySandbox) -> Any:
+    """The seller deletes the listing on Etsy (its last JSON is returned)."""
+    listing_id = path_id(request, "listing_id")
+    state, lst = world.listing(listing_id)
+    last = render.listing(lst, state.shop, frozenset({"Inventory"}))
+    world.delete_listing(listing_id)
+    return last
+
+
+@_guard
 async def set_stock(request: Request, world: EtsySandbox) -> Any:
     body = await _body(request)
     quantity = _typed(body, "quantity", int)
@@ -292,6 +302,7 @@ ROUTES = (
     ("POST", _R + "/ship", ship),
     ("POST", _R + "/withdraw", withdraw),
     ("PATCH", "/listings/{listing_id}", update_listing),
+    ("DELETE", "/listings/{listing_id}", delete_listing),
     ("POST", "/listings/{listing_id}/stock", set_stock),
     ("GET", "/clock", clock),
     ("POST", "/clock/advance", advance),

@@ -235,9 +235,15 @@ class Generator:
         n_lines = rng.choices((1, 2, 3, 4, 5), cum_weights=(55, 80, 90, 96, 100))[0]
         profile_cost = shop.shipping_profiles[0]
         lines = []
+        taken: dict[StockKey, int] = {}  # a sale made now: units of each stock already in it
         for i in range(n_lines):
-            listing = rng.choice(listings)
-            lines.append(self.transaction(listing, i, profile_cost))
+            pool = listings
+            if not lifecycle:
+                pool = [x for x in listings if _left(x, taken)]
+                if not pool:
+                    break
+            listing = rng.choice(pool)
+            lines.append(self.transaction(listing, i, profile_cost, taken, now=not lifecycle))
         receipt = Receipt(
             receipt_id=self.ids.next("receipt"),
             shop_id=shop.shop_id,
@@ -266,11 +272,24 @@ class Generator:
             self._advance_lifecycle(receipt)
         return receipt
 
-    def transaction(self, listing: Listing, index: int, profile: ShippingProfile) -> Transaction:
+    def transaction(
+        self,
+        listing: Listing,
+        index: int,
+        profile: ShippingProfile,
+        taken: dict[StockKey, int] | None = None,
+        now: bool = False,
+    ) -> Transaction:
+        """One line. With `now` (a sale made now) only what a buyer can buy on Etsy: an enabled
+        offering with stock, never more units than it has left (`taken`: units of each stock
+        already in this receipt; products sharing a quantity share one stock)."""
+        taken = {} if taken is None else taken
         rng = self.rng
         live = [
             p for p in listing.inventory.products if not p.is_deleted
         ] or listing.inventory.products
+        if now:
+            live = [p for p in live if _remaining(listing, p, taken) > 0] or live
         product = rng.choice(live)
         variations = [
             Variation(pv.property_id, pv.value_ids[0], pv.property_name, pv.values[0])
@@ -285,6 +304,11 @@ class Generator:
                     f"Name: {rng.choice(FIRST_NAMES)}",
                 )
             )
+        quantity = rng.choices((1, 2, 3), cum_weights=(80, 95, 100))[0]
+        if now:
+            quantity = max(1, min(quantity, _remaining(listing, product, taken)))
+        key = stock_key(listing, product)
+        taken[key] = taken.get(key, 0) + quantity
         digital = listing.listing_type == "download"
         shipping = (
             0 if digital else (profile.primary_cost if index == 0 else profile.secondary_cost)
@@ -295,7 +319,7 @@ class Generator:
             product_id=product.product_id,
             title=listing.title,
             sku=product.sku,
-            quantity=rng.choices((1, 2, 3), cum_weights=(80, 95, 100))[0],
+            quantity=quantity,
             price=product.offerings[0].price,
             shipping_cost=shipping,
             is_digital=digital,
@@ -352,3 +376,31 @@ class Generator:
             r.refunds.append(Refund(amount, refunded_at, "Item damaged", None))
             if full or self.config.bump_updated_on_refund:
                 r.updated = max(r.updated, refunded_at)
+
+
+def buyable(product: Product) -> int:
+    """Units a buyer can buy of a product now: enabled, live offerings' stock."""
+    if product.is_deleted:
+        return 0
+    return max(
+        (o.quantity for o in product.offerings if o.is_enabled and not o.is_deleted), default=0
+    )
+
+
+StockKey = tuple[int, tuple[tuple[int, tuple[str, ...]], ...]]
+
+
+def stock_key(listing: Listing, product: Product) -> StockKey:
+    """Products of a listing agreeing on its quantity_on_property share one stock."""
+    on = listing.inventory.quantity_on_property
+    return listing.listing_id, tuple(
+        sorted((v.property_id, v.values) for v in product.property_values if v.property_id in on)
+    )
+
+
+def _remaining(listing: Listing, product: Product, taken: dict[StockKey, int]) -> int:
+    return buyable(product) - taken.get(stock_key(listing, product), 0)
+
+
+def _left(listing: Listing, taken: dict[StockKey, int]) -> bool:
+    return any(_remaining(listing, p, taken) > 0 for p in listing.inventory.products)

@@ -17,7 +17,7 @@ from .clock import VirtualClock
 from .config import SandboxConfig
 from .errors import EtsyError, not_found
 from .faults import FaultInjector, FaultRule
-from .generator import Generator
+from .generator import Generator, buyable
 from .ids import IdAllocator
 from .index import TimeIndex
 from .inventory import replace_inventory
@@ -275,11 +275,18 @@ class EtsySandbox:
             rate = state.order_rate_per_hour / HOUR
             due = int((self.clock.now() - state.rate_since) * rate)
             for k in range(state.rate_made, due):
-                self._new_receipt(state, int(state.rate_since + (k + 1) / rate), paid=True)
+                try:
+                    self._new_receipt(state, int(state.rate_since + (k + 1) / rate), paid=True)
+                except EtsyError:
+                    break  # nothing left on sale: no buyer can order until stock returns
             state.rate_made = max(state.rate_made, due)
 
     def _new_receipt(self, state: ShopState, created: int, paid: bool) -> Receipt:
-        listings = [lst for lst in state.listings.values() if lst.state == "active"]
+        listings = [
+            lst
+            for lst in state.listings.values()
+            if lst.state == "active" and any(buyable(p) > 0 for p in lst.inventory.products)
+        ]
         if not listings:
             raise EtsyError(409, "The shop has no active listing to sell")
         last = state.by_created.pairs[-1][0] if len(state.by_created) else created
@@ -327,6 +334,11 @@ class EtsySandbox:
             if not p.is_deleted and key(p) == shared:
                 for o in p.offerings:
                     o.quantity = max(0, o.quantity - t.quantity)
+        if listing.quantity() == 0 and self.config.restock > 0:
+            for p in inv.products:
+                for o in p.offerings:
+                    if not o.is_deleted:
+                        o.quantity = min(999, self.config.restock)
         if listing.quantity() == 0 and listing.state == "active":
             self._set_listing_state(state, listing, "sold_out")
         listing.updated = max(listing.updated, self.now())
@@ -496,6 +508,16 @@ class EtsySandbox:
             if state is not None:
                 self._set_listing_state(shop, listing, state)
             listing.updated = self.now()
+            return listing
+
+    def delete_listing(self, listing_id: int) -> Listing:
+        """The seller deletes a listing on Etsy: 404 for it from now on, absent from every list
+        and from getListingsByListingIds. Receipts that sold it keep their lines."""
+        with self.lock:
+            shop, listing = self.listing(listing_id)
+            del shop.listings[listing_id]
+            shop.listings_by_state[listing.state].remove(listing_id)
+            del self._listing_shop[listing_id]
             return listing
 
     def set_stock(self, listing_id: int, quantity: int, sku: str | None = None) -> Listing:

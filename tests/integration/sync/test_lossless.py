@@ -36,7 +36,8 @@ async def test_changes_while_paging_land_next_run_and_the_sweep_finds_cancellati
     box: list[MidPagingChanges] = []
     harness = await build_harness(
         database,
-        make_config(receipts=5000, listings=60),
+        # 500+ new orders sell more than 60 listings hold: the seller restocks.
+        make_config(receipts=5000, listings=60, restock=20),
         wrap=changes_for(box, new=500, updates=500, cancels=100, first=3, last=40),
     )
     changes = box[0]
@@ -93,7 +94,8 @@ async def test_faults_while_paging_then_reruns_give_the_exact_ledger(database: D
     box: list[MidPagingChanges] = []
     harness = await build_harness(
         database,
-        make_config(receipts=5000, listings=60),
+        # 500+ new orders sell more than 60 listings hold: the seller restocks.
+        make_config(receipts=5000, listings=60, restock=20),
         wrap=changes_for(box, new=500, updates=500, cancels=100, first=3, last=40),
     )
     changes = box[0]
