@@ -52,6 +52,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "Connected shops: add, list, show, connect, credentials, disable, enable, remove.",
         START,
     ),
+    "user": LazyCommand(
+        "shopbridge.cli.users", "user_app", "Dashboard users: add, list, remove, password.", START
+    ),
+    "token": LazyCommand(
+        "shopbridge.cli.users", "token_app", "API tokens for /api/v1: create, list, revoke.", START
+    ),
     "db": LazyCommand("shopbridge.cli.db", "app", "Create and check the ledger's schema.", START),
     "orders": LazyCommand(
         "shopbridge.cli.ledger", "orders_app", "Sales orders, newest first.", LEDGER
@@ -98,6 +104,9 @@ COMMANDS: dict[str, LazyCommand] = {
         "requests",
         "Show the request log of a shop (method, path, query, status, time, rate headers).",
         CALLS,
+    ),
+    "web": LazyCommand(
+        "shopbridge.cli.users", "web", "Serve the dashboard and its JSON API.", PROCESSES
     ),
     "serve": LazyCommand(
         "shopbridge.cli.serve",

@@ -550,3 +550,27 @@ class AlertState(Base):
     opened_at: Mapped[datetime] = _created()
     sent_at: Mapped[datetime | None] = mapped_column()
     cleared_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- the dashboard: users and API tokens -----------------------------------------------------
+
+
+class WebUser(Base):
+    """A dashboard login: the password only as an argon2 hash."""
+
+    __tablename__ = "web_user"
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiToken(Base):
+    """A bearer token for /api/v1: only its SHA-256 is kept (the token is 32 random bytes)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    last_used_at: Mapped[datetime | None] = mapped_column()
