@@ -256,10 +256,6 @@ def stock_rows(
         }
 
 
-def stock(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    return list(stock_rows(session, ViewFilter(), limit))
-
-
 def counts(session: Session) -> dict[str, int]:
     """How many rows the main ledger tables hold."""
     tables = {
