@@ -8,10 +8,12 @@ from typing import Any
 
 from shopbridge.channels.base import ChannelAdapter, ChannelWriter
 from shopbridge.channels.etsy.adapter import EtsyAdapter
+from shopbridge.channels.woocommerce.adapter import WooAdapter
 from shopbridge.errors import ConfigError
 
 ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
     "etsy": EtsyAdapter,
+    "woocommerce": WooAdapter,
 }
 
 
