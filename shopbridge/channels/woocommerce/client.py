@@ -235,9 +235,7 @@ class WooClient:
 
     async def _page(self, path: str, params: Mapping[str, Any]) -> Page:
         values = {"per_page": PAGE, **params}
-        response = await self._call("GET", path, params=query(values), raw=True)
-        assert isinstance(response, httpx.Response)
-        body = _json(response, self.label)
+        response, body = await self._call("GET", path, params=query(values), raw=True)
         if not isinstance(body, list):
             raise RetryableError(f"{self.label}: {path} answered {type(body).__name__}, not a list")
         total = _int_header(response, "x-wp-total", len(body))
@@ -298,9 +296,8 @@ class WooClient:
                 await self._limiter.observe(parse_rate_headers(response.headers))
             try:
                 _raise_for(response, self.label)
-                if raw:
-                    return response
-                return _json(response, self.label)
+                body = _json(response, self.label)
+                return (response, body) if raw else body
             except RetryableError as exc:
                 if idempotent or response.status_code == 429:
                     raise
