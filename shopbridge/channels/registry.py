@@ -20,6 +20,7 @@ ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
 # Channels that take stock and shipments back (the push engine's side of the same adapters).
 WRITERS: dict[str, Callable[[Any, int], ChannelWriter]] = {
     "etsy": EtsyAdapter,
+    "woocommerce": WooAdapter,
 }
 
 

@@ -27,7 +27,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shopbridge.channels.base import Batch, Raw, StockPush
+from shopbridge.channels.base import Batch, Carrier, Raw, StockPush, UncertainWriteError
 from shopbridge.channels.woocommerce import mapping
 from shopbridge.channels.woocommerce.client import PAGE, Page, WooClient
 from shopbridge.domain.records import Listing, Order
@@ -282,7 +282,49 @@ class WooAdapter:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    # --- stock (the push engine's writer) --------------------------------------------------
+    # --- the push engine's writer -----------------------------------------------------------
+
+    async def set_listing_active(self, external_id: str, active: bool) -> Raw:
+        """Publish the product, or make it private (off sale, kept)."""
+        await self.client.batch_products(
+            {"update": [{"id": int(external_id), "status": "publish" if active else "private"}]}
+        )
+        return await self.listing(external_id)
+
+    async def carriers(self, origin_country: str) -> list[Carrier]:
+        return [Carrier(name) for name in CARRIERS]
+
+    async def create_shipment(
+        self,
+        order_id: str,
+        *,
+        carrier: str | None,
+        tracking_code: str | None,
+        note: str | None = None,
+        verify_first: bool = False,
+    ) -> Raw:
+        """Mark the order completed, record carrier and tracking code in its meta (the part a
+        re-run checks) and as an order note (what the shop manager and the buyer see). Never
+        twice for one code: a re-run, or a write whose answer was lost, reads the order first."""
+        current = await self.client.order(order_id)  # always: cheap, and never posts twice
+        if _already_shipped(current, tracking_code):
+            return current
+        shipments = [*tracking_of(current), {"carrier": carrier, "tracking_code": tracking_code}]
+        body = {"status": "completed", "meta_data": [{"key": TRACKING_META, "value": shipments}]}
+        updated = await self.client.update_order(order_id, body)
+        text = shipment_note(carrier, tracking_code, note)
+        try:
+            await self.client.add_order_note(order_id, text)
+        except UncertainWriteError:
+            notes = await self.client.order_notes(order_id)
+            if not any(n.get("note") == text for n in notes):
+                await self.client.add_order_note(order_id, text)
+        return updated
+
+    async def set_order_status(self, order_id: str, status: str) -> Raw:
+        return await self.client.update_order(order_id, {"status": status})
+
+    # --- stock ---------------------------------------------------------------------------------
 
     async def push_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
         """Set stock of one product read just before: the simple product itself, or its
@@ -359,8 +401,51 @@ class WooAdapter:
         return StockPush(product_id, "updated", sent, None, tuple(unknown), tuple(notes))
 
 
+TRACKING_META = "_shopbridge_tracking"
+# WooCommerce keeps no carrier list of its own (shipment-tracking plugins each bring theirs).
+CARRIERS = (
+    "DHL",
+    "DPD",
+    "GLS",
+    "Hermes",
+    "UPS",
+    "FedEx",
+    "USPS",
+    "Royal Mail",
+    "La Poste",
+    "PostNL",
+    "Deutsche Post",
+    "Other",
+)
+
+
+def tracking_of(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The shipments shopbridge recorded in the order's meta (a list of carrier/code)."""
+    for meta in order.get("meta_data") or []:
+        if isinstance(meta, Mapping) and meta.get("key") == TRACKING_META:
+            value = meta.get("value")
+            return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    return []
+
+
+def shipment_note(carrier: str | None, tracking_code: str | None, note: str | None) -> str:
+    parts = ["Shipped"]
+    if carrier:
+        parts.append(f"with {carrier}")
+    if tracking_code:
+        parts.append(f"- tracking {tracking_code}")
+    text = " ".join(parts) + "."
+    return f"{text} {note}" if note else text
+
+
 def _ids(records: list[Raw]) -> list[int]:
     return [r["id"] for r in records if isinstance(r.get("id"), int)]
+
+
+def _already_shipped(order: Mapping[str, Any], tracking_code: str | None) -> bool:
+    if tracking_code is None:
+        return order.get("status") == "completed" and bool(tracking_of(order))
+    return any(s.get("tracking_code") == tracking_code for s in tracking_of(order))
 
 
 def _check_items(answer: Mapping[str, Any], product_id: str) -> None:

@@ -35,20 +35,26 @@ def test_woo_sync_killed_then_restarted_gives_the_exact_ledger(tmp_path: Path) -
     database.upgrade()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOPBRIDGE_")}
     environment.update(SHOPBRIDGE_HOME=str(tmp_path), SHOPBRIDGE_SECRET_KEY=key)
-    config = WooSandboxConfig(seed=9, products=20, orders=1200, latency_ms=300,
-                              start_time=int(time.time()) - 120)
+    config = WooSandboxConfig(
+        seed=9, products=20, orders=1200, latency_ms=300, start_time=int(time.time()) - 120
+    )
     rng = random.Random(20261204)
     with serve_in_thread(config) as site:
-        connections = ShopConnections.from_settings(Settings(home=tmp_path, secret_key=key),
-                                                    database)
-        connections.register_woocommerce(SHOP, site.base_url, site.consumer_key,
-                                         site.consumer_secret, "main")
+        connections = ShopConnections.from_settings(
+            Settings(home=tmp_path, secret_key=key), database
+        )
+        connections.register_woocommerce(
+            SHOP, site.base_url, site.consumer_key, site.consumer_secret, "main"
+        )
         asyncio.run(connections.connect_woocommerce(SHOP))
         kills, outcomes = 0, []
         for _ in range(KILLS + 8):
             process = subprocess.Popen(
                 [sys.executable, "-m", "shopbridge", "sync", "orders", SHOP, "--json"],
-                env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             deadline = rng.uniform(3.0, 6.5) if kills < KILLS else 120.0
             try:
