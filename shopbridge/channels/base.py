@@ -127,6 +127,7 @@ class VariantStock:
     quantity: int
     enabled: bool = True
     product_id: str | None = None
+    group: str = ""  # variants of one group share ONE quantity on the channel
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,12 @@ entity "stock" (the listing's id) and the rows stay pending for the next run.
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shopbridge.channels.base import ChannelWriter, ListingStock, Raw, StockPush
+from shopbridge.channels.base import ChannelWriter, ListingStock, Raw, StockPush, VariantStock
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import (
     AuthError,
@@ -125,6 +126,7 @@ class PushEngine:
         self.lines: list[PlanLine] = []
         self._owns_store = store is None
         self._store = store or StoreThread()
+        self._sold_out = 0
         self._pulled: str | bool | None = False  # False: not yet; None: pulled; str: why not
 
     # --- push ----------------------------------------------------------------------------------
@@ -272,7 +274,6 @@ class PushEngine:
             if variant is None:
                 continue
             wanted[variant.key] = target.offered.get(bound.variant_id, 0)
-        plan = self.writer.plan_stock(raw, wanted)
         baseline = target.pushed_quantities
         pulled = {
             variant.key: bound.pulled
@@ -280,17 +281,26 @@ class PushEngine:
             if bound.pulled is not None
             and (variant := (by_sku if bound.by == "sku" else by_sig).get(bound.name))
         }
-        needs_orders = False
+        # Etsy shows less than shopbridge last made it hold: a sale the ledger may not have
+        # counted yet. The shop's new orders are pulled before anything is written over it.
+        needs_orders = not again and any(
+            variant.quantity < last
+            for variant in held.variants
+            if variant.key in wanted
+            and (last := baseline.get(variant.key, pulled.get(variant.key))) is not None
+        )
+        capped = _shared_caps(held, wanted)
+        plan = self.writer.plan_stock(raw, wanted)
         why: dict[str, str] = {}
         for variant in held.variants:
             if variant.key not in wanted:
                 continue
             last = baseline.get(variant.key, pulled.get(variant.key))
             target_qty = plan.sent.get(variant.key, wanted[variant.key])
-            if last is not None and variant.quantity < min(last, target_qty) and not again:
-                needs_orders = True
             if target_qty != variant.quantity:
                 why[variant.key] = _why(variant.quantity, target_qty, last)
+            elif variant.key in capped:
+                why[variant.key] = capped[variant.key]
         return _Decision(target, raw, held, wanted, plan, needs_orders, why)
 
     async def _apply(self, d: _Decision, dry_run: bool) -> str | None:
@@ -324,6 +334,18 @@ class PushEngine:
             await self._store(self._settle, d, "deactivated", None, True)
             return None
         put: StockPush | None = None
+        if state == "sold_out":
+            # Only Etsy's own pages renew a sold-out listing; a PUT would renumber its ids
+            # (and may unlink variation images) for nothing anyone can buy.
+            self._line(listing, None, "-", 0, sum(plan.sent.values()),
+                       "sold out on Etsy: only Etsy's own pages renew it; not pushed")
+            if not dry_run:
+                self.notes.append(
+                    f"listing {listing} is sold out on Etsy while the pool has stock for it: "
+                    "renew it on Etsy (the API cannot)"
+                )
+                await self._store(self._settle, d, "unchanged", None, target.deactivated)
+            return None
         for variant in held.variants:
             if variant.key in d.why:
                 self._line(listing, variant.sku, variant.key, variant.quantity,
@@ -348,11 +370,6 @@ class PushEngine:
                 if put is not None:
                     await self._store(self._settle, d, "updated", put, True)
                 return await self._write_failed(d, exc)
-        if state == "sold_out" and put is not None:
-            self.notes.append(
-                f"listing {listing} is sold out on Etsy: its quantities were sent, but only "
-                "Etsy's own pages renew it"
-            )
         outcome = "activated" if activated else ("updated" if put is not None else "unchanged")
         await self._store(self._settle, d, outcome, put, False)
         return None
@@ -588,6 +605,11 @@ class PushEngine:
                 except RecordError as exc:
                     self._line(target.external_id, None, "-", None, None,
                                f"its inventory cannot be read: {exc}")
+        if self._sold_out:
+            self.notes.append(
+                f"{self._sold_out} listing(s) are sold out on Etsy while the pool has stock for "
+                "them: only Etsy's own pages renew a sold-out listing"
+            )
         return None
 
     def _waiting(self) -> set[str]:
@@ -600,6 +622,9 @@ class PushEngine:
         nothing = d.plan.outcome == "nothing_to_sell"
         if nothing and d.stock.state != "active":
             return  # off sale with nothing to offer: nothing can be bought
+        if d.stock.state == "sold_out":
+            self._sold_out += 1  # only Etsy's pages renew it: noted, not a drift line
+            return
         if nothing and target.deactivated:
             self._line(listing, None, "-", sum(d.stock.quantities.values()), 0,
                        "shopbridge took it off sale (nothing to offer) and it is active on Etsy "
@@ -608,7 +633,7 @@ class PushEngine:
         for variant in d.stock.variants:
             if variant.key not in d.wanted:
                 continue
-            offer = d.wanted[variant.key]
+            offer = d.plan.sent.get(variant.key, d.wanted[variant.key])
             if offer == variant.quantity:
                 continue
             last = target.pushed_quantities.get(variant.key)
@@ -626,6 +651,33 @@ class PushEngine:
             if nothing and d.stock.state == "active":
                 why = "nothing to offer and the listing is on sale"
             self._line(listing, variant.sku, variant.key, variant.quantity, offer, why)
+
+
+def _shared_caps(held: ListingStock, wanted: dict[str, int]) -> dict[str, str]:
+    """Variants sharing ONE quantity on Etsy (its quantity does not vary on their property)
+    are one stock there but separate pools in the ledger, each lowered only by its own sales:
+    their offers overstate the shared stock. The pusher lowers such a quantity to the lowest
+    offer, never raises it above what Etsy holds (that could sell what is gone). Changes
+    `wanted` in place; returns the capped keys with why."""
+    groups: dict[str, list[VariantStock]] = defaultdict(list)
+    for variant in held.variants:
+        groups[variant.group].append(variant)
+    capped: dict[str, str] = {}
+    for members in groups.values():
+        asked = [wanted[v.key] for v in members if v.key in wanted]
+        if len(members) < 2 or not asked:
+            continue
+        now = min(v.quantity for v in members)
+        if min(asked) > now:
+            for v in members:
+                if v.key in wanted:
+                    wanted[v.key] = now
+                    capped[v.key] = (
+                        f"shares one quantity on Etsy with {len(members) - 1} other "
+                        f"variant(s): lowered there, never raised by shopbridge ({min(asked)} "
+                        "offered)"
+                    )
+    return capped
 
 
 def _why(on_channel: int, offer: int, last: int | None) -> str:

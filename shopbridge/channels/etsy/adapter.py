@@ -228,7 +228,7 @@ class EtsyAdapter:
         if not isinstance(inventory, Mapping):
             raise RecordError(f"listing {listing_id} was read without its inventory")
         variants = tuple(
-            VariantStock(p.key, p.sku, p.signature, p.quantity, p.enabled, p.product_id)
+            VariantStock(p.key, p.sku, p.signature, p.quantity, p.enabled, p.product_id, p.group)
             for p in mapping.inventory_stock(inventory)
         )
         return ListingStock(listing_id, str(listing.get("state") or "active"), variants)

@@ -697,6 +697,7 @@ class ProductStock:
     quantity: int
     enabled: bool
     product_id: str | None
+    group: str  # products with the same group share one Etsy quantity
 
 
 def inventory_stock(raw_inventory: Mapping[str, Any]) -> list[ProductStock]:
@@ -713,6 +714,7 @@ def inventory_stock(raw_inventory: Mapping[str, Any]) -> list[ProductStock]:
                 offering.quantity,
                 offering.is_enabled,
                 str(product.product_id) if product.product_id is not None else None,
+                repr(_quantity_group(product, inventory.quantity_on_property)),
             )
         )
     return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -99,3 +101,61 @@ def pending(database: Database) -> int:
 
 def ledger_shop_id(harness: Harness, name: str = SHOP) -> int:
     return harness.connections.shops.get(name).id
+
+
+def sell(harness: Harness, listing_id: int, units: int = 1, shop_id: int | None = None,
+         tries: int = 2000) -> int:
+    """Buyers order in the sandbox shop until `listing_id` sold at least `units` units (or
+    sold out); returns the receipts made."""
+    world = harness.world
+    shop = shop_id or harness.etsy_shop_id
+    _, listing = world.listing(listing_id)
+    start = listing.quantity()
+    made = 0
+    while made < tries:
+        world.create_receipts(shop, 1)
+        made += 1
+        _, listing = world.listing(listing_id)
+        if start - listing.quantity() >= units or listing.quantity() == 0:
+            return made
+    raise AssertionError(f"listing {listing_id} did not sell in {tries} orders")
+
+
+def drop_scope(harness: Harness, scope: str) -> None:
+    """The shop's tokens lose a scope (a token granted without it)."""
+    tokens = harness.world.tokens
+    for store in (tokens._access, tokens._refresh):
+        for key, token in list(store.items()):
+            store[key] = replace(token, scopes=tuple(s for s in token.scopes if s != scope))
+
+
+async def connect_second_shop(harness: Harness, name: str, user_id: int,
+                              transport: Any) -> None:
+    """Another shop of the same sandbox (another Etsy user), selling from the same warehouse."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    import httpx
+    from sync_harness import REDIRECT_URI, SANDBOX_URL
+
+    connections, world = harness.connections, harness.world
+    await asyncio.to_thread(
+        connections.register_etsy, name, world.keystring, world.shared_secret,
+        api_url=SANDBOX_URL, warehouse="main",
+    )
+    pending = await asyncio.to_thread(connections.start_authorization, name, REDIRECT_URI)
+    async with httpx.AsyncClient(transport=transport) as browser:
+        response = await browser.get(f"{pending.url}&user_id={user_id}")
+    assert response.status_code == 302, response.text
+    params = dict(parse_qsl(urlsplit(response.headers["location"]).query))
+    await connections.complete_authorization(name, params)
+
+
+def push_config(**overrides: Any) -> Any:
+    """The sandbox's clock starts at the real time: an order is placed after the first stock
+    import took its quantity (the ledger dates its stock moves by the real clock), as with
+    the real Etsy."""
+    import time
+
+    from sync_harness import make_config
+
+    return make_config(start_time=int(time.time()), **overrides)
