@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from shopbridge.domain.timeutil import as_utc
 from shopbridge.store import stock
+from shopbridge.store.db import Database
 from shopbridge.store.models import Binding, Outbox, StockMove
 
 PENDING, DONE, SKIPPED, FAILED = "pending", "done", "skipped", "failed"
@@ -79,6 +81,18 @@ def pending_rows(
         if binding_id is not None:
             out[int(binding_id)].append(int(row_id))
     return dict(out)
+
+
+def oldest_pending(database: Database, shop_id: int, after: datetime | None) -> datetime | None:
+    """When the oldest stock change queued for the shop after `after` (still pending) was."""
+    with database.read() as session:
+        query = select(func.min(Outbox.created_at)).where(
+            Outbox.shop_id == shop_id, Outbox.kind == STOCK_PUSH, Outbox.status == PENDING
+        )
+        if after is not None:
+            query = query.where(Outbox.created_at > after)
+        found = session.execute(query).scalar_one_or_none()
+    return as_utc(found) if found is not None else None
 
 
 def pending_count(session: Session, shop_id: int) -> int:
