@@ -83,6 +83,8 @@ class EtsyShop(EtsyModel):
     listing_active_count: int | None = None
     created_timestamp: int | None = None
     updated_timestamp: int | None = None
+    shipping_from_country_iso: str | None = None
+    shop_location_country_iso: str | None = None
 
 
 # Listings and inventory
