@@ -233,7 +233,8 @@ def create_app(
         user_id = users.authenticate(database, name, password)
         if user_id is None:
             throttle.fail(*keys)
-            return page(request, "login.html", 401, error="wrong user name or password")
+            return page(request, "login.html", 401, error="wrong user name or password",
+                        typed=name[:100])
         throttle.clear(*keys)
         start_session(request, user_id)
         return RedirectResponse("/", status_code=303)
