@@ -49,7 +49,8 @@ def test_serve_serves_the_dashboard_beside_the_scheduler(tmp_path: Path) -> None
         assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
         api = httpx.get(f"http://127.0.0.1:{port}/api/v1/shops", timeout=5)
         assert api.status_code == 401
-        assert httpx.get(f"http://127.0.0.1:{port}/static/htmx.min.js", timeout=5).status_code == 200
+        htmx = httpx.get(f"http://127.0.0.1:{port}/static/htmx.min.js", timeout=5)
+        assert htmx.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
