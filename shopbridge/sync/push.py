@@ -380,7 +380,10 @@ class PushEngine:
             self._line(listing, None, "-", None, None, "deleted on Etsy: nothing to push")
             await self._store(self._close_gone, d.target, True)
             return None
-        retry = isinstance(exc, RetryableError)
+        # A refusal of this listing's write (400, 409) closes its rows: the next stock change
+        # queues it again. Anything else (429, 5xx, a lost answer, a missing scope) keeps them
+        # pending for the next run.
+        retry = isinstance(exc, RetryableError | AuthError)
         await self._fail(d.target, str(exc), d.raw, False, retry=retry)
         if isinstance(exc, AuthError):
             return str(exc)  # every other listing would be refused the same way
