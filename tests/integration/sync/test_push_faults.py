@@ -20,6 +20,7 @@ from sync_harness import SHOP, Harness, build_harness
 
 from shopbridge.store.db import Database
 from shopbridge.store.models import SyncError, SyncRecord
+from shopbridge.sync.errors import ErrorQueue
 
 
 def _records(database: Database, run_id: int) -> dict[str, tuple[str, str | None]]:
@@ -137,3 +138,22 @@ async def test_reads_failing_with_5xx(database: Database) -> None:
     assert again.summary.status == "succeeded"
     for listing_id, sku, before in chosen:
         assert etsy_quantity(harness, listing_id, sku) == before + 2
+
+
+async def test_errors_list_and_retry_of_a_failed_push(database: Database) -> None:
+    harness, chosen = await _setup(database)
+    world = harness.world
+    (first_id, first_sku, first_before), _ = chosen
+    world.set_faults([{"kind": "error", "operation": "updateListingInventory", "status": 502,
+                       "path_contains": str(first_id), "times": 1}])
+    run = await harness.service.push_stock(SHOP)
+    assert run.summary.status == "partial"
+    queue = ErrorQueue(harness.connections)
+    listed = [e for e in queue.list(SHOP) if e["entity"] == "stock"]
+    assert [e["external_id"] for e in listed] == [str(first_id)]
+    retried = await queue.retry(listed[0]["id"])
+    assert retried.outcome == "updated", retried
+    assert retried.api_calls >= 2  # a read and the write
+    assert etsy_quantity(harness, first_id, first_sku) == first_before + 2
+    assert [e for e in queue.list(SHOP) if e["entity"] == "stock"] == []
+    assert pending(database) == 0
