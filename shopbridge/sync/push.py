@@ -24,6 +24,7 @@ entity "stock" (the listing's id) and the rows stay pending for the next run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,7 @@ STREAM = "stock"  # push runs, the schedule's stream and its lease
 DRIFT = "drift"  # drift reads: runs of their own (their calls count), their own lease
 ENTITY = "stock"  # a listing's stock in run records and the error queue
 PAGE = 100  # listings per read (getListingsByListingIds takes 100 ids)
+WRITES_IN_FLIGHT = 4
 ALERT_KIND = "stock-reactivated"
 
 PullOrders = Callable[[], Awaitable[str | None]]  # pulls the shop's orders; None or why not
@@ -253,11 +255,21 @@ class PushEngine:
                         else:
                             kept.append(d)
                     decisions = kept
-        for decision in decisions:
-            error = await self._apply(decision, dry_run)
-            if error is not None:
-                return error
-        return None
+        # A few writes in flight (the rate limiter paces them): one at a time, a push would
+        # wait out the latency of every write. Each listing's outcome still commits on its own.
+        slots = asyncio.Semaphore(WRITES_IN_FLIGHT)
+        stopped: list[str] = []
+
+        async def one(decision: _Decision) -> None:
+            async with slots:
+                if stopped:
+                    return  # the run stops (a missing scope): the rest stays pending
+                error = await self._apply(decision, dry_run)
+                if error is not None:
+                    stopped.append(error)
+
+        await asyncio.gather(*(one(decision) for decision in decisions))
+        return stopped[0] if stopped else None
 
     def _decide(self, target: ListingTarget, raw: Raw, again: bool = False) -> _Decision:
         """What the listing should hold, from its bound variants' offers, against what the
