@@ -175,7 +175,7 @@ class PushEngine:
         if error is None and not dry_run and self._pulled is None:
             # Orders pulled during the run moved stock of listings not read yet: push them now.
             more = await self._store(self._pending, highest)
-            fresh = sorted(b for b in more if b not in done)
+            fresh = sorted(more)
             if fresh:
                 self.notes.append(
                     f"{len(fresh)} more listing(s) changed by the orders just pulled: pushed too"
@@ -238,6 +238,13 @@ class PushEngine:
             else:
                 await self._pull_orders_once()
                 if self._pulled is None:
+                    # The orders just pulled queued these listings again: the offers read
+                    # next cover those rows too.
+                    now_pending = await self._store(self._pending, 0)
+                    for d in decisions:
+                        d.target.outbox = sorted(
+                            {*d.target.outbox, *now_pending.get(d.target.binding_id, ())}
+                        )
                     await self._store(self._refresh, [d.target for d in decisions])
                     decisions = [self._decide(d.target, d.raw, again=True) for d in decisions]
                 else:
