@@ -686,6 +686,40 @@ def inventory_quantities(raw_inventory: Mapping[str, Any]) -> dict[str, int]:
     return {key: _live_offerings(p)[0].quantity for key, p in _keyed_products(inventory)}
 
 
+@dataclass(frozen=True, slots=True)
+class ProductStock:
+    """One live product as Etsy holds it: its key (see InventoryUpdate), SKU, signature,
+    quantity (its first live offering's), whether that offering is on sale, and its id."""
+
+    key: str
+    sku: str | None
+    signature: str
+    quantity: int
+    enabled: bool
+    product_id: str | None
+    group: str  # products with the same group share one Etsy quantity
+
+
+def inventory_stock(raw_inventory: Mapping[str, Any]) -> list[ProductStock]:
+    """Every live product's stock, in Etsy's order."""
+    inventory = _validate(EtsyInventory, raw_inventory, "inventory", "listing_id")
+    out = []
+    for key, product in _keyed_products(inventory):
+        offering = _live_offerings(product)[0]
+        out.append(
+            ProductStock(
+                key,
+                _sku(product.sku),
+                _signature(product),
+                offering.quantity,
+                offering.is_enabled,
+                str(product.product_id) if product.product_id is not None else None,
+                repr(_quantity_group(product, inventory.quantity_on_property)),
+            )
+        )
+    return out
+
+
 def inventory_update(
     raw_inventory: Mapping[str, Any], quantities: Mapping[str, int]
 ) -> InventoryUpdate:
