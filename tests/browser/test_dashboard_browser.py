@@ -3,8 +3,8 @@
 One seller's day: first user, log out and in (a wrong password first), add the sandbox shop,
 connect it through the OAuth redirect to the dashboard's callback, sync listings and orders now
 and watch the progress finish, open the run, retry a failed record, link an unmatched variant,
-adjust stock, log out. Every main page passes axe-core (vendored) with no serious or critical
-violation, at desktop and phone widths; requests without a session, with a wrong CSRF token or
+adjust stock, ship an order, log out. Every main page passes axe-core (vendored) with no
+serious or critical violation, at desktop and phone widths; requests without a session, with a wrong CSRF token or
 from another origin are refused. Screenshots go to SHOPBRIDGE_SCREENSHOTS (a directory) when set.
 
 Outside CI the test is skipped, with the reason, only when Chromium is missing; with CI=true a
@@ -261,6 +261,20 @@ def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
         expect(page.get_by_role("status").first).to_contain_text(f"{sku}: on hand")
         expect(page.get_by_role("cell", name="found in the back")).to_be_visible()
         axe_check(page, "stock moves")
+
+        # Ship an order: a carrier without a tracking code is refused on the page (a 10,000-
+        # character code cannot be typed: the field holds 255; the server's refusal of longer
+        # ones is in tests/web), then it is posted.
+        page.goto("/orders?status=paid")
+        page.locator("table a[href^='/orders/']").first.click()
+        page.get_by_label("Carrier").fill("usps")
+        page.get_by_role("button", name=re.compile("Mark shipped")).click()
+        expect(page.get_by_role("alert")).to_contain_text("without a tracking code")
+        page.get_by_label("Tracking code").fill("9400111899223817250000")
+        page.get_by_role("button", name=re.compile("Mark shipped")).click()
+        expect(page.get_by_role("status").first).to_contain_text("posted")
+        expect(page.get_by_text("USPS 9400111899223817250000")).to_be_visible()
+        axe_check(page, "shipped order")
 
         # Refusals: another origin, a wrong CSRF token, no session.
         api = page.request

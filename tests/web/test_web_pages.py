@@ -247,3 +247,32 @@ def test_api_with_a_token(client: TestClient, sandbox: SandboxHandle, database: 
     assert client.post(f"/api/v1/shops/{SHOP}/resume").status_code == 403
     assert api.post(f"/api/v1/shops/{SHOP}/resume").json()["status"] == "connected"
     assert "/api/v1/orders" in api.get("/api/openapi.json").json()["paths"]
+
+
+def test_ship_an_order_push_stock_and_drift(
+    client: TestClient, sandbox: SandboxHandle, database: Database
+) -> None:
+    connect(client, sandbox)
+    sync(client, "listings")
+    sync(client, "orders")
+    open_orders = re.findall(r'href="/orders/crafts/([^"]+)"',
+                             client.get("/orders?status=paid").text)
+    assert open_orders
+    number = open_orders[0]
+    page = client.get(f"/orders/{SHOP}/{number}").text
+    assert "Ship it" in page
+    long = post(client, f"/orders/{SHOP}/{number}/ship", carrier="usps", tracking="9" * 10_000)
+    assert long.status_code == 400 and "at most 255" in long.text and "Traceback" not in long.text
+    lonely = post(client, f"/orders/{SHOP}/{number}/ship", carrier="usps")
+    assert lonely.status_code == 400 and "without a tracking code" in lonely.text
+    shipped = post(client, f"/orders/{SHOP}/{number}/ship", carrier="usps",
+                   tracking="9400111899223817250000")
+    assert shipped.status_code == 303, shipped.text
+    page = client.get(shipped.headers["location"]).text
+    assert "posted" in page and "9400111899223817250000" in page and "Ship it" not in page
+
+    pushed = sync(client, "stock")
+    assert pushed["state"] == "done", pushed
+    drift = sync(client, "drift")
+    assert drift["state"] == "done" and drift["summary"]["stream"] == "drift"
+    assert "Check drift now" in client.get(f"/shops/{SHOP}").text
