@@ -4,8 +4,9 @@ One seller's day: first user, log out and in (a wrong password first), add the s
 connect it through the OAuth redirect to the dashboard's callback, sync listings and orders now
 and watch the progress finish, open the run, retry a failed record, link an unmatched variant,
 adjust stock, ship an order, log out. Every main page passes axe-core (vendored) with no
-serious or critical violation, at desktop and phone widths; requests without a session, with a wrong CSRF token or
-from another origin are refused. Screenshots go to SHOPBRIDGE_SCREENSHOTS (a directory) when set.
+serious or critical violation, at desktop and phone widths; requests without a session, with a
+wrong CSRF token or from another origin are refused. Screenshots go to SHOPBRIDGE_SCREENSHOTS
+(a directory) when set.
 
 Outside CI the test is skipped, with the reason, only when Chromium is missing; with CI=true a
 missing Chromium fails it (`make test` installs Debian's chromium first).
