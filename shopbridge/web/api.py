@@ -103,6 +103,10 @@ def router(dash: Dashboard) -> APIRouter:
     def run(run_id: int) -> dict[str, Any]:
         return dash.run(run_id)
 
+    @r.get("/runs/{run_id}/records/{record_id}", summary="One record of a run, with its payload")
+    def record(run_id: int, record_id: int) -> dict[str, Any]:
+        return dash.record(run_id, record_id)
+
     @r.post("/runs/{run_id}/resync", status_code=202)
     def resync(run_id: int) -> dict[str, Any]:
         return dash.resync(run_id).as_dict()

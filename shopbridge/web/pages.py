@@ -157,6 +157,10 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     def run_page(request: Request, run_id: int) -> Response:
         return page(request, "run.html", run=dash.run(run_id))
 
+    @r.get("/runs/{run_id}/records/{record_id}", response_class=HTMLResponse)
+    def record_page(request: Request, run_id: int, record_id: int) -> Response:
+        return page(request, "record.html", record=dash.record(run_id, record_id))
+
     @r.post("/runs/{run_id}/resync", response_class=HTMLResponse)
     def resync(request: Request, run_id: int) -> Response:
         job = dash.resync(run_id)

@@ -220,10 +220,21 @@ class Dashboard:
                                  before[0] if before else None)
         return _page(rows, lambda r: str(r["id"]))
 
-    def run(self, run_id: int, limit: int | None = 500) -> dict[str, Any]:
-        found = history.get_run(self.database, run_id, limit)
+    def run(self, run_id: int, limit: int = 500) -> dict[str, Any]:
+        """The run, its first `limit` records (each with whether its payload was kept) and how
+        many it has."""
+        found = history.get_run(self.database, run_id, 0)
         if found is None:
             raise LookupError(f"no run {run_id}")
+        with self.database.read() as session:
+            found["records"] = dashboard.run_records(session, run_id, limit)
+        return found
+
+    def record(self, run_id: int, record_id: int) -> dict[str, Any]:
+        with self.database.read() as session:
+            found = dashboard.record_payload(session, run_id, record_id)
+        if found is None:
+            raise LookupError(f"no record {record_id} in run {run_id}")
         return found
 
     # --- errors -------------------------------------------------------------------------------
