@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
@@ -141,7 +142,8 @@ def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable,
                                              args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900},
+                                      timezone_id="Asia/Tokyo", locale="en-US")
         page = context.new_page()
         page.set_default_timeout(30_000)
         errors: list[str] = []
@@ -197,6 +199,20 @@ def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
         expect(page.get_by_role("cell", name="created").first).to_be_visible()
         axe_check(page, "run")
         shot(page, "run")
+
+        # Times in the viewer's timezone (UTC+9 here), the UTC instant kept as the title.
+        stamp = page.locator("time[datetime]").first
+        iso = stamp.get_attribute("datetime")
+        assert iso and stamp.get_attribute("title") == iso
+        shown = datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Tokyo"))
+        assert f"{shown.hour % 12 or 12}:{shown.minute:02d}" in stamp.inner_text()
+
+        # Keyboard: the first Tab reaches the skip link, Enter moves focus to the content.
+        page.goto("/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"
 
         # Every main page: renders, is accessible, at desktop and phone widths.
         pages = ["/", "/shops", "/orders", "/customers", "/items", "/stock", "/runs", "/errors",
