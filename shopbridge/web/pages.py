@@ -52,7 +52,7 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     def overview(request: Request) -> Response:
         shops = dash.shops()
         return page(request, "overview.html", shops=shops, alerts=dash.alerts(shops),
-                    streams=SYNC_STREAMS)
+                    streams=SYNC_STREAMS, actions=ACTIONS)
 
     # --- shops -----------------------------------------------------------------------------
 
