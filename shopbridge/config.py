@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     schedule_orders_minutes: int = Field(default=5, ge=0, le=60)
     schedule_listings_hours: int = Field(default=24, ge=0, le=24)
     schedule_reconcile_minutes: int = Field(default=60, ge=0, le=1440)
+    # Stock pushes (issue 14): the `stock` stream pulls a shop's orders then pushes its stock;
+    # off unless set (`schedule set NAME stock --every 10m`). While it is on, a stock change is
+    # pushed this many seconds after it was queued (debounced per shop), without waiting out
+    # the interval.
+    schedule_stock_minutes: int = Field(default=0, ge=0, le=1440)
+    push_debounce_seconds: float = Field(default=30.0, ge=0, le=3600)
     scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=300)
     scheduler_concurrency: int = Field(default=4, ge=1, le=64)
     worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=600)

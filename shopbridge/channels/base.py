@@ -58,6 +58,11 @@ class ChannelAdapter(Protocol):
         reconcile sweep must see cancellations the update time does not show."""
         ...
 
+    def shipped_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        """Orders created in [start, end) that are shipped: a sweep for what changes on them
+        without an update time (a ship-by date moved after shipping)."""
+        ...
+
     async def order(self, external_id: str) -> Raw:
         """One order by its channel id (a resync of a single record); GoneError when the
         channel no longer serves it."""
@@ -116,6 +121,35 @@ class StockPush:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantStock:
+    """One variant of a listing as the channel holds it now. `key` is how `push_stock` and
+    `StockPush.sent` name it; `sku` and `signature` are what the ledger's bindings know it by
+    (either may have changed on the channel since the last pull)."""
+
+    key: str
+    sku: str | None
+    signature: str
+    quantity: int
+    enabled: bool = True
+    product_id: str | None = None
+    group: str = ""  # variants of one group share ONE quantity on the channel
+
+
+@dataclass(frozen=True, slots=True)
+class ListingStock:
+    """A listing's state (active, inactive, sold_out, draft, expired) and its variants' stock,
+    read from a listing `listings_by_ids` returned."""
+
+    listing_id: str
+    state: str
+    variants: tuple[VariantStock, ...]
+
+    @property
+    def quantities(self) -> dict[str, int]:
+        return {v.key: v.quantity for v in self.variants}
+
+
+@dataclass(frozen=True, slots=True)
 class Carrier:
     """A carrier the channel knows, as it names it."""
 
@@ -137,6 +171,15 @@ class ChannelWriter(Protocol):
         `listings_by_ids`, changing nothing else about it. FatalError (GoneError for a listing
         the channel deleted) names the listing and what the channel refused;
         UncertainWriteError when the outcome is unknown."""
+        ...
+
+    def stock_of(self, listing: Raw) -> ListingStock:
+        """What a listing read by `listings_by_ids` (or returned by `push_stock`) holds now:
+        pure, no call. RecordError when its inventory cannot be read."""
+        ...
+
+    def plan_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
+        """What `push_stock(listing, quantities)` would do, without any call (a dry run)."""
         ...
 
     async def set_listing_active(self, external_id: str, active: bool) -> Raw:

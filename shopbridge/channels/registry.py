@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shopbridge.channels.base import ChannelAdapter, ChannelWriter
+from shopbridge.channels.etsy import mapping as etsy_mapping
 from shopbridge.channels.etsy.adapter import EtsyAdapter
 from shopbridge.channels.woocommerce.adapter import WooAdapter
+from shopbridge.domain.money import Money
 from shopbridge.errors import ConfigError
 
 ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
     "etsy": EtsyAdapter,
-    "woocommerce": WooAdapter,
+    # WooAdapter has no shipped_orders (the sweep of shipped orders) yet.
+    "woocommerce": WooAdapter,  # type: ignore[dict-item]
 }
 
 
 # Channels that take stock and shipments back (the push engine's side of the same adapters).
 WRITERS: dict[str, Callable[[Any, int], ChannelWriter]] = {
     "etsy": EtsyAdapter,
-    "woocommerce": WooAdapter,
+    # WooAdapter has no stock_of / plan_stock (the stock pusher's read and plan) yet.
+    "woocommerce": WooAdapter,  # type: ignore[dict-item]
 }
 
 
@@ -30,6 +35,30 @@ def writer_for(channel: str, client: Any, external_shop_id: int) -> ChannelWrite
     except KeyError:
         raise ConfigError(f"channel {channel!r} takes no stock or shipments yet") from None
     return factory(client, external_shop_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingRules:
+    """A channel's rules for shipments, pure: the carrier name to send for a name, code or
+    alias (`other_carrier` when it knows none), and whether an order needs a tracking code."""
+
+    other_carrier: str
+    carrier_for: Callable[[str, Iterable[str]], str]
+    tracking_required: Callable[[str | None, str | None, Money], bool]
+
+
+SHIPPING: dict[str, ShippingRules] = {
+    "etsy": ShippingRules(
+        etsy_mapping.OTHER_CARRIER, etsy_mapping.carrier_for, etsy_mapping.tracking_required
+    ),
+}
+
+
+def shipping_rules(channel: str) -> ShippingRules:
+    try:
+        return SHIPPING[channel]
+    except KeyError:
+        raise ConfigError(f"channel {channel!r} takes no shipments yet") from None
 
 
 def adapter_for(channel: str, client: Any, external_shop_id: int) -> ChannelAdapter:

@@ -67,10 +67,11 @@ def table_row(row: dict[str, Any]) -> dict[str, Any]:
 def set_interval(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The shop's name."),
-    stream: str = typer.Argument(..., help="orders, listings or reconcile."),
+    stream: str = typer.Argument(..., help="orders, listings, reconcile or stock."),
     interval: str = typer.Argument(..., help="e.g. 5m, 2h, or 0 / off to switch it off."),
 ) -> None:
-    """Set how often one shop's stream runs (orders 1-60m, listings 1-24h, reconcile 15m-24h)."""
+    """Set how often one shop's stream runs (orders 1-60m, listings 1-24h, reconcile 15m-24h,
+    stock 1m-24h: the shop's orders, then its stock push)."""
     seconds = parse_interval(stream, interval)
     context = app_context(ctx)
     database = context.database()
@@ -87,7 +88,7 @@ def set_interval(
 def run_now(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The shop's name."),
-    stream: str = typer.Argument(..., help="orders | listings | reconcile"),
+    stream: str = typer.Argument(..., help="orders | listings | reconcile | stock"),
     as_json: bool = JSON,
 ) -> None:
     """Run a job now: queued for the workers or the running scheduler, else run here."""

@@ -4,12 +4,16 @@ shopbridge stock [--sku S] [--warehouse W] [--shop NAME] [--json]
 shopbridge stock moves SKU
 shopbridge stock adjust SKU (--by N | --set N) [--warehouse W] --reason TEXT
 shopbridge stock import FILE.csv [--mode set|add]
+shopbridge stock push NAME [--dry-run] [--all] [--json]
+shopbridge stock drift NAME [--json]
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import itertools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ import typer
 from shopbridge.cli.context import app_context
 from shopbridge.cli.options import ALL, FORMAT, LIMIT, OutputFormat, resolve_format
 from shopbridge.cli.options import JSON as VIEW_JSON
-from shopbridge.cli.output import emit, emit_object, emit_rows
+from shopbridge.cli.output import console, emit, emit_object, export_view
 from shopbridge.domain.records import ListingState
 from shopbridge.errors import ShopbridgeError
 from shopbridge.store import queries, stock
@@ -78,18 +82,19 @@ def show(
     where = queries.ViewFilter(
         shop=shop, warehouse=warehouse, status=status.value if status else None, search=search
     )
-    with app_context(ctx).database().read() as session:
+
+    def rows(session: Any, cap: int | None) -> Iterable[dict[str, Any]]:
         if warehouse is not None:
             stock.warehouse_by_name(session, warehouse)  # an unknown name is an error, not []
         shop_id = queries.shop_id(session, shop) if shop else None
         # --sku filters rows as they stream: every row is read, then only that SKU's kept.
-        cap = None if every or sku is not None else limit
-        rows = stock.with_offered(session, queries.stock_rows(session, where, cap), shop_id, sku)
-        if sku is not None and not every:
-            rows = itertools.islice(rows, limit)
-        if fmt in (OutputFormat.TABLE, OutputFormat.CSV):
-            rows = (_flat(row) for row in rows)
-        emit_rows(rows, "Stock", fmt.value)
+        found = stock.with_offered(
+            session, queries.stock_rows(session, where, None if sku else cap), shop_id, sku
+        )
+        return itertools.islice(found, cap) if sku is not None and cap is not None else found
+
+    export_view(app_context(ctx).database(), rows, "Stock", fmt.value,
+                None if every else limit, _flat, frozenset({"table", "csv"}))
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -150,3 +155,67 @@ def import_file(
         done = stock.import_stock(session, text, mode, source=file.name, actor=_actor())
     rows = [a.as_dict() for a in done]
     emit(rows, f"Stock imported from {file.name}", as_json)
+
+
+def _print_run(result: Any, title: str, empty: str, as_json: bool) -> None:
+    """The lines of a push or drift, then its run's summary; exit 1 when the run failed."""
+    summary = result.summary
+    if as_json:
+        emit_object(result.as_dict(), title, True)
+    else:
+        rows = [line.as_dict() for line in result.lines]
+        if rows:
+            emit(rows, title, False)
+        else:
+            console.print(empty)
+        counts = ", ".join(f"{n} {name}" for name, n in summary.counts.as_dict().items() if n)
+        console.print(
+            f"run {summary.run_id}: {summary.status}"
+            + (f", {counts}" if counts else "")
+            + f", {summary.api_calls} API call{'s' if summary.api_calls != 1 else ''}"
+        )
+        for note in summary.notes:
+            console.print(f"  {note}")
+    if summary.status == "failed":
+        raise ShopbridgeError(f"run {summary.run_id} failed: {summary.error}")
+
+
+@app.command("push")
+def push(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The shop's name."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Read the listings and show what would change; write nothing."
+    ),
+    every: bool = typer.Option(
+        False, "--all", help="Check every listing of the shop, not only those whose stock changed."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Push the shop's stock changes to the channel now (one read per 100 listings, one write
+    per listing that changes).
+
+    \b
+    Examples:
+      shopbridge stock push crafts --dry-run
+      shopbridge stock push crafts
+    """
+    result = asyncio.run(
+        app_context(ctx).sync_service().push_stock(name, dry_run=dry_run, every=every)
+    )
+    title = f"Stock push plan for {name}" if dry_run else f"Stock pushed to {name}"
+    empty = "nothing to change" if dry_run else "nothing changed"
+    _print_run(result, title, empty, as_json)
+
+
+@app.command("drift")
+def drift(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The shop's name."),
+    as_json: bool = JSON,
+) -> None:
+    """Variants whose quantity on the channel (read now, one call per 100 listings) differs
+    from what shopbridge offers, with the reason when it is known."""
+    result = asyncio.run(app_context(ctx).sync_service().stock_drift(name))
+    _print_run(result, f"Stock drift of {name}", "no drift: the channel shows what shopbridge "
+               "offers", as_json)

@@ -14,13 +14,15 @@ from datetime import datetime, timedelta
 
 from shopbridge.config import Settings
 from shopbridge.jobs.schedule import default_intervals, intervals_for, stagger
-from shopbridge.store import schedules
+from shopbridge.store import schedules, stockpush
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
 
 # Estimated calls per run of the fixed streams (a listings page holds 100 with inventory).
 # reconcile: a page of open orders, a page of the payment ledger, the odd refunded receipt.
-CALLS_PER_RUN = {"listings": 3, "reconcile": 3}
+# stock: the orders pull, a read per 100 changed listings, the writes (a few, usually).
+CALLS_PER_RUN = {"listings": 3, "reconcile": 3, "stock": 4}
+STOCK = "stock"
 # A new job's first run is spread over at most this long (the shops of a key never start at once).
 FIRST_RUN_SPREAD = 300
 
@@ -87,12 +89,26 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
             offset = stagger(f"{names[shop_id]}:{stream}", int(min(interval, FIRST_RUN_SPREAD)))
             schedules.ensure(database, shop_id, stream, now + timedelta(seconds=offset))
             continue
-        if row.next_run_at <= now:
+        if row.next_run_at <= now or (
+            stream == STOCK and _changed_stock(database, settings, row, now)
+        ):
             job = Job(shop_id, names[shop_id], stream, interval,
                       now + timedelta(seconds=interval))
-            due.append((row.next_run_at, job))
+            due.append((min(row.next_run_at, now), job))
     return [job for _, job in sorted(due, key=lambda pair: pair[0])]
 
 
+def _changed_stock(
+    database: Database, settings: Settings, row: schedules.ScheduleRow, now: datetime
+) -> bool:
+    """Push on change, debounced per shop: a stock change queued since the stock job last
+    started, at least `push_debounce_seconds` ago (the changes of those seconds go together)."""
+    oldest = stockpush.oldest_pending(database, row.shop_id, row.last_claimed_at)
+    return oldest is not None and oldest <= now - timedelta(seconds=settings.push_debounce_seconds)
+
+
 def claim(database: Database, job: Job, now: datetime) -> bool:
+    if job.stream == STOCK:
+        # A job made due by a stock change is claimed like one whose time has come.
+        return schedules.claim_any(database, job.shop_id, job.stream, now, job.next_run_at)
     return schedules.claim(database, job.shop_id, job.stream, now, job.next_run_at)

@@ -1,7 +1,7 @@
 """Schedules: which streams run for a shop, how often, and the clear error for a bad interval.
 
 Intervals are seconds inside; people write `5m`, `2h`, `90s`, or a bare number in the stream's
-unit (minutes for orders and reconcile, hours for listings). 0 (or `off`) turns a stream off.
+unit (minutes for orders, reconcile and stock, hours for listings). 0 (or `off`) turns a stream off.
 A shop's own intervals live in its settings (`shop.settings["schedule"]`); the rest come from the
 global defaults in Settings, whose `scheduler_enabled` is the global switch.
 """
@@ -35,6 +35,8 @@ STREAMS: dict[str, StreamRule] = {
     "orders": StreamRule("orders", MINUTE, 1 * MINUTE, 60 * MINUTE),
     "listings": StreamRule("listings", HOUR, 1 * HOUR, 24 * HOUR),
     "reconcile": StreamRule("reconcile", MINUTE, 15 * MINUTE, 24 * HOUR),
+    # Pull the shop's orders, then push its stock (issue 14).
+    "stock": StreamRule("stock", MINUTE, 1 * MINUTE, 24 * HOUR),
 }
 SETTINGS_KEY = "schedule"
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
@@ -83,6 +85,7 @@ def default_intervals(settings: Settings) -> dict[str, int]:
         "orders": settings.schedule_orders_minutes * MINUTE,
         "listings": settings.schedule_listings_hours * HOUR,
         "reconcile": settings.schedule_reconcile_minutes * MINUTE,
+        "stock": settings.schedule_stock_minutes * MINUTE,
     }
 
 

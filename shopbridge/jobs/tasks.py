@@ -28,7 +28,7 @@ from shopbridge.sync.service import SyncService
 
 log = logging.getLogger("shopbridge.jobs")
 
-STREAMS = ("orders", "listings", "reconcile")
+STREAMS = ("orders", "listings", "reconcile", "stock")
 LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
 
 
@@ -86,11 +86,28 @@ async def _sync(runtime: JobRuntime, shop: str, stream: str, trigger: str) -> Ru
             return await service.orders(shop, trigger=trigger)
         if stream == "listings":
             return await service.listings(shop, LISTING_STATES, trigger=trigger)
+        if stream == "stock":
+            return await _stock(service, shop, trigger)
         return await service.reconcile(shop, trigger=trigger)
     except ShopbridgeError as exc:
         # The run row (when one was opened) already says why; the schedule counts the failure.
         log.warning("%s of %s failed before it ran: %s", stream, shop, exc)
         return None
+
+
+async def _stock(service: SyncService, shop: str, trigger: str) -> RunSummary:
+    """The stock stream: the shop's new orders first (a sale on the channel is counted before
+    anything is written over it), then the push. A failed or busy order pull does not stop the
+    push: the pusher itself pulls before writing over a quantity that fell on the channel, and
+    leaves such a listing for the next run when it cannot."""
+    try:
+        pulled = await service.orders(shop, trigger=trigger)
+        if pulled.status == "failed":
+            log.warning("orders of %s before the stock push failed: %s", shop, pulled.error)
+    except ShopbridgeError as exc:
+        log.warning("orders of %s before the stock push did not run: %s", shop, exc)
+    result = await service.push_stock(shop, trigger=trigger)
+    return result.summary
 
 
 def _after_run(

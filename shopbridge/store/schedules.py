@@ -7,10 +7,10 @@ that see the same due job only one gets it, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from shopbridge.domain.timeutil import as_utc
 from shopbridge.store.db import Database
@@ -94,6 +94,28 @@ def claim(
                 JobSchedule.shop_id == shop_id,
                 JobSchedule.stream == stream,
                 JobSchedule.next_run_at <= now,
+            )
+            .values(next_run_at=next_run_at, last_claimed_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_any(
+    database: Database, shop_id: int, stream: str, now: datetime, next_run_at: datetime
+) -> bool:
+    """Take a job made due by an event (a stock change) rather than by its time: True for one
+    caller (the job's lease keeps any other from running it at the same time)."""
+    with database.write() as session:
+        result = session.execute(
+            update(JobSchedule)
+            .where(
+                JobSchedule.shop_id == shop_id,
+                JobSchedule.stream == stream,
+                or_(
+                    JobSchedule.next_run_at <= now,
+                    JobSchedule.last_claimed_at.is_(None),
+                    JobSchedule.last_claimed_at < now - timedelta(seconds=1),
+                ),
             )
             .values(next_run_at=next_run_at, last_claimed_at=now)
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
+from shopbridge.channels.base import ChannelWriter
 from shopbridge.channels.etsy.client import EtsyClient
-from shopbridge.channels.registry import adapter_for, earliest_for
+from shopbridge.channels.registry import adapter_for, earliest_for, writer_for
 from shopbridge.channels.woocommerce.client import WooClient
 from shopbridge.domain.records import OrderFilter
 from shopbridge.domain.timeutil import utcnow
@@ -22,6 +23,7 @@ from shopbridge.store.shops import ShopRecord
 from shopbridge.sync.connection import ShopConnections
 from shopbridge.sync.exclusive import DEFAULT_TTL, holder_id, run_lease
 from shopbridge.sync.pull import ORDERS, Clock, Progress, PullEngine, ShopRef, noop
+from shopbridge.sync.push import DRIFT, STREAM, PushEngine, PushResult
 from shopbridge.sync.runs import RunRecorder, RunSummary
 from shopbridge.sync.storethread import StoreThread
 
@@ -151,6 +153,62 @@ class SyncService:
         finally:
             await store.close()
 
+    async def push_stock(
+        self,
+        name: str,
+        *,
+        dry_run: bool = False,
+        every: bool = False,
+        trigger: str = "manual",
+    ) -> PushResult:
+        """Push the shop's pending stock changes (`every`: re-check every listing) under the
+        shop's stock lease; a dry run reads and plans but writes nothing to the channel or the
+        ledger (its run records the calls it made)."""
+        store = StoreThread()
+        try:
+            shop = await store(self._shop, name)
+            async with self.exclusive(shop, STREAM):
+                recorder = self._recorder(shop, STREAM)
+                params = {"dry_run": dry_run, "all": every}
+                await store(recorder.start, "dry-run" if dry_run else trigger, None, None, params)
+                async with await self._client(shop, recorder, store) as client:
+                    writer = await self._writer(shop, client, recorder, store)
+
+                    async def pull_orders() -> str | None:
+                        """The shop's new orders before a push overwrites what Etsy shows."""
+                        try:
+                            summary = await self.orders(name, trigger="push")
+                        except ShopbridgeError as exc:
+                            return str(exc)
+                        return summary.error if summary.status == "failed" else None
+
+                    engine = PushEngine(
+                        self.database, writer, ShopRef(shop.id, shop.name), recorder,
+                        self.clock, store, pull_orders,
+                    )
+                    return await engine.push(dry_run, every)
+        finally:
+            await store.close()
+
+    async def stock_drift(self, name: str, trigger: str = "manual") -> PushResult:
+        """Read every listing of the shop now (one call per 100) and list the variants whose
+        quantity there differs from what shopbridge offers."""
+        store = StoreThread()
+        try:
+            shop = await store(self._shop, name)
+            async with self.exclusive(shop, DRIFT):
+                recorder = self._recorder(shop, DRIFT)
+                await store(recorder.start, trigger, None, None, {})
+                async with await self._client(shop, recorder, store) as client:
+                    writer = await self._writer(shop, client, recorder, store)
+                    engine = PushEngine(
+                        self.database, writer, ShopRef(shop.id, shop.name), recorder,
+                        self.clock, store,
+                    )
+                    return await engine.drift()
+        finally:
+            await store.close()
+
     # --- wiring ------------------------------------------------------------------------------
 
     def _shop(self, name: str) -> ShopRecord:
@@ -174,6 +232,15 @@ class SyncService:
     ) -> EtsyClient | WooClient:
         try:
             return await self.connections.client_for(shop.name, recorder.run_id)
+        except ShopbridgeError as exc:
+            await store(recorder.finish, 0, str(exc))
+            raise
+
+    async def _writer(
+        self, shop: ShopRecord, client: object, recorder: RunRecorder, store: StoreThread
+    ) -> ChannelWriter:
+        try:
+            return writer_for(shop.channel, client, int(shop.external_shop_id or 0))
         except ShopbridgeError as exc:
             await store(recorder.finish, 0, str(exc))
             raise

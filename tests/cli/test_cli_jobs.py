@@ -102,7 +102,8 @@ def test_schedule_set_show_and_bad_intervals(run: Callable[..., Result], ledger:
     assert run("schedule", "set", "alpha", "listings", "off").stdout.strip() == (
         "listings of alpha: off")
     rows = ok_json(run("schedule", "show", "--json"))
-    assert isinstance(rows, list) and len(rows) == 6  # 2 shops x orders, listings, reconcile
+    # 2 shops x orders, listings, reconcile, stock
+    assert isinstance(rows, list) and len(rows) == 8
     by = {(r["shop"], r["stream"]): r for r in rows}
     assert by[("alpha", "orders")]["interval"] == "10m"
     assert by[("alpha", "listings")]["next_run"] == "off"
@@ -119,7 +120,8 @@ def test_schedule_set_show_and_bad_intervals(run: Callable[..., Result], ledger:
         ("listings", "25"): "listings every 25h is out of range: 1h to 24h, or 0 for off",
         ("reconcile", "5m"): "reconcile every 5m is out of range: 15m to 24h, or 0 for off",
         ("orders", "soon"): "'soon' is not an interval: write 5m, 2h, 90s or a number of minutes",
-        ("stock", "5m"): "unknown stream 'stock': use one of orders, listings, reconcile",
+        ("stock", "30s"): "stock every 30s is out of range: 1m to 24h, or 0 for off",
+        ("prices", "5m"): "unknown stream 'prices': use one of orders, listings, reconcile, stock",
     }
     for (stream, value), message in cases.items():
         result = run("schedule", "set", "alpha", stream, value)

@@ -89,7 +89,7 @@ def test_sub_apps_stay_groups_even_with_one_subcommand() -> None:
     assert isinstance(orders, typer.core.TyperGroup) and list(orders.commands) == ["show"]
     stock = load_command("stock")  # the view, and moves/adjust/import under it (issue 14)
     assert isinstance(stock, typer.core.TyperGroup) and stock.invoke_without_command
-    assert set(stock.commands) == {"moves", "adjust", "import"}
+    assert set(stock.commands) == {"moves", "adjust", "import", "push", "drift"}
 
 
 def test_every_command_module_is_in_the_table() -> None:

@@ -22,10 +22,12 @@ from typing import Any
 from shopbridge.channels.base import (
     Batch,
     Carrier,
+    ListingStock,
     Raw,
     StockOutcome,
     StockPush,
     UncertainWriteError,
+    VariantStock,
 )
 from shopbridge.channels.etsy import mapping
 from shopbridge.channels.etsy.client import EtsyClient
@@ -116,6 +118,9 @@ class EtsyAdapter:
         # this sweep exists to find, and filtering them out would hide it for ever.
         filters = {"was_shipped": False}
         return self._keyset("created", "created", start, end, filters)
+
+    def shipped_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        return self._keyset("created", "created", start, end, {"was_shipped": True})
 
     async def orders_created(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
         async for batch in self._created_window(to_unix(start), to_unix(end) - 1):
@@ -219,6 +224,33 @@ class EtsyAdapter:
                     found[str(listing_id)] = raw
         return found
 
+    def stock_of(self, listing: Raw) -> ListingStock:
+        """The listing's state and each live product's stock (mapping.inventory_stock)."""
+        listing_id = _id(listing, "listing_id")
+        inventory = listing.get("inventory")
+        if not isinstance(inventory, Mapping):
+            raise RecordError(f"listing {listing_id} was read without its inventory")
+        variants = tuple(
+            VariantStock(p.key, p.sku, p.signature, p.quantity, p.enabled, p.product_id, p.group)
+            for p in mapping.inventory_stock(inventory)
+        )
+        return ListingStock(listing_id, str(listing.get("state") or "active"), variants)
+
+    def plan_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
+        """What push_stock would send (no call): `updated` when the PUT would change
+        something."""
+        listing_id = _id(listing, "listing_id")
+        inventory = listing.get("inventory")
+        if not isinstance(inventory, Mapping):
+            raise RecordError(f"listing {listing_id} was read without its inventory")
+        update = mapping.inventory_update(inventory, quantities)
+        outcome: StockOutcome = (
+            "nothing_to_sell"
+            if update.nothing_to_sell
+            else ("updated" if update.changed else "unchanged")
+        )
+        return StockPush(listing_id, outcome, update.sent, None, update.unknown, _notes(update))
+
     async def push_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
         """One updateListingInventory with the whole products array rebuilt from `listing` (as
         `listings_by_ids` read it just before), only quantities changed (see
@@ -232,11 +264,7 @@ class EtsyAdapter:
         if not isinstance(inventory, Mapping):
             raise FatalError(f"listing {listing_id} was read without its inventory")
         update = mapping.inventory_update(inventory, quantities)
-        notes = tuple(
-            [f"{k}: asked outside 0..{mapping.MAX_OFFER}, sent within" for k in update.clamped]
-            + [f"{k}: shares one Etsy quantity with other variants: the lowest asked was sent"
-               for k in update.shared]
-        )
+        notes = _notes(update)
 
         def result(outcome: StockOutcome, after: Raw | None = None) -> StockPush:
             return StockPush(listing_id, outcome, update.sent, after, update.unknown, notes)
@@ -333,6 +361,13 @@ class EtsyAdapter:
         """getShippingCarriers for parcels leaving `origin_country` (ISO 3166-1 alpha-2)."""
         rows = await self.client.get_shipping_carriers(origin_country.upper())
         return [Carrier(c.name, str(c.shipping_carrier_id)) for c in rows]
+
+    async def ship_from(self) -> str | None:
+        """The country the shop's parcels leave from (getShop: its shipping-from country, else
+        its location), or None when Etsy says neither."""
+        shop = await self.client.get_shop(self.shop_id)
+        country = shop.shipping_from_country_iso or shop.shop_location_country_iso
+        return country.upper() if country else None
 
     # --- mapping -----------------------------------------------------------------------------
 
@@ -547,6 +582,14 @@ def _refused(kind: str, external_id: str, what: str, exc: FatalError) -> FatalEr
                 status=exc.status,
             )
     return FatalError(f"Etsy refused the {what} of {kind} {external_id} ({text})", exc.status)
+
+
+def _notes(update: mapping.InventoryUpdate) -> tuple[str, ...]:
+    return tuple(
+        [f"{k}: asked outside 0..{mapping.MAX_OFFER}, sent within" for k in update.clamped]
+        + [f"{k}: shares one Etsy quantity with other variants: the lowest asked was sent"
+           for k in update.shared]
+    )
 
 
 def _held(listing: Raw | None) -> dict[str, int] | None:

@@ -440,7 +440,14 @@ def _order(receipt: EtsyReceipt) -> Order:
         is_canceled=status_text in _CANCELED,
         buyer_note=_clean_multiline(receipt.message_from_buyer) or None,
         warnings=tuple(warnings),
+        ship_by=_ship_by(receipt),
     )
+
+
+def _ship_by(receipt: EtsyReceipt) -> datetime | None:
+    """When Etsy expects the order to ship: the earliest expected_ship_date of its lines."""
+    dates = [t.expected_ship_date for t in receipt.transactions if t.expected_ship_date]
+    return _timestamp(min(dates), "expected_ship_date") if dates else None
 
 
 def _totals(receipt: EtsyReceipt, amounts: _Amounts) -> OrderTotals:
@@ -684,6 +691,40 @@ def inventory_quantities(raw_inventory: Mapping[str, Any]) -> dict[str, int]:
     """key -> the quantity Etsy holds for that product now."""
     inventory = _validate(EtsyInventory, raw_inventory, "inventory", "listing_id")
     return {key: _live_offerings(p)[0].quantity for key, p in _keyed_products(inventory)}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductStock:
+    """One live product as Etsy holds it: its key (see InventoryUpdate), SKU, signature,
+    quantity (its first live offering's), whether that offering is on sale, and its id."""
+
+    key: str
+    sku: str | None
+    signature: str
+    quantity: int
+    enabled: bool
+    product_id: str | None
+    group: str  # products with the same group share one Etsy quantity
+
+
+def inventory_stock(raw_inventory: Mapping[str, Any]) -> list[ProductStock]:
+    """Every live product's stock, in Etsy's order."""
+    inventory = _validate(EtsyInventory, raw_inventory, "inventory", "listing_id")
+    out = []
+    for key, product in _keyed_products(inventory):
+        offering = _live_offerings(product)[0]
+        out.append(
+            ProductStock(
+                key,
+                _sku(product.sku),
+                _signature(product),
+                offering.quantity,
+                offering.is_enabled,
+                str(product.product_id) if product.product_id is not None else None,
+                repr(_quantity_group(product, inventory.quantity_on_property)),
+            )
+        )
+    return out
 
 
 def inventory_update(
