@@ -16,16 +16,14 @@ from shopbridge.errors import ConfigError
 
 ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
     "etsy": EtsyAdapter,
-    # WooAdapter has no shipped_orders (the sweep of shipped orders) yet.
-    "woocommerce": WooAdapter,  # type: ignore[dict-item]
+    "woocommerce": WooAdapter,
 }
 
 
 # Channels that take stock and shipments back (the push engine's side of the same adapters).
 WRITERS: dict[str, Callable[[Any, int], ChannelWriter]] = {
     "etsy": EtsyAdapter,
-    # WooAdapter has no stock_of / plan_stock (the stock pusher's read and plan) yet.
-    "woocommerce": WooAdapter,  # type: ignore[dict-item]
+    "woocommerce": WooAdapter,
 }
 
 
