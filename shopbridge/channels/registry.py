@@ -10,6 +10,7 @@ from typing import Any
 from shopbridge.channels.base import ChannelAdapter, ChannelWriter
 from shopbridge.channels.etsy import mapping as etsy_mapping
 from shopbridge.channels.etsy.adapter import EtsyAdapter
+from shopbridge.channels.woocommerce import mapping as woo_mapping
 from shopbridge.channels.woocommerce.adapter import WooAdapter
 from shopbridge.domain.money import Money
 from shopbridge.errors import ConfigError
@@ -48,6 +49,9 @@ class ShippingRules:
 SHIPPING: dict[str, ShippingRules] = {
     "etsy": ShippingRules(
         etsy_mapping.OTHER_CARRIER, etsy_mapping.carrier_for, etsy_mapping.tracking_required
+    ),
+    "woocommerce": ShippingRules(
+        woo_mapping.OTHER_CARRIER, woo_mapping.carrier_for, woo_mapping.tracking_required
     ),
 }
 

@@ -313,6 +313,14 @@ class WooAdapter:
         )
         return await self.listing(external_id)
 
+    async def ship_from(self) -> str | None:
+        """The store's country (settings: woocommerce_default_country, "DE:BE" -> "DE")."""
+        for setting in await self.client.settings_general():
+            if isinstance(setting, dict) and setting.get("id") == "woocommerce_default_country":
+                country = str(setting.get("value") or "").partition(":")[0].strip().upper()
+                return country or None
+        return None
+
     async def carriers(self, origin_country: str) -> list[Carrier]:
         return [Carrier(name) for name in CARRIERS]
 
@@ -456,7 +464,7 @@ class WooAdapter:
         return StockPush(plan.listing_id, "updated", plan.sent, after, plan.unknown, plan.notes)
 
 
-TRACKING_META = "_shopbridge_tracking"
+TRACKING_META = mapping.TRACKING_META
 # WooCommerce keeps no carrier list of its own (shipment-tracking plugins each bring theirs).
 CARRIERS = (
     "DHL",

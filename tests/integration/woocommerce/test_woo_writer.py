@@ -125,8 +125,7 @@ async def test_stock_of_and_a_dry_run_make_no_call(database: Database) -> None:
             assert (
                 same.outcome == "unchanged"
                 or oversold
-                or (not raw.get("manage_stock")
-                and (raw["type"] == "simple"))
+                or (not raw.get("manage_stock") and (raw["type"] == "simple"))
             )
             assert plan.sent == {k: 3 for k in stock.quantities}
         assert world.request_counts() == {}  # pure: no call
