@@ -105,6 +105,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "Records that failed to import: list, retry, dismiss.",
         SYNC,
     ),
+    "webhooks": LazyCommand(
+        "shopbridge.cli.webhooks",
+        "app",
+        "A WooCommerce site's webhooks to shopbridge (register, list, remove).",
+        SYNC,
+    ),
     "remote": LazyCommand(
         "shopbridge.cli.remote",
         "app",

@@ -59,10 +59,13 @@ def web_app(runtime: JobRuntime) -> Any:
     runtime. Receivers that need no session (webhooks) are mounted here through
     create_app(routers=..., open_to_all=...)."""
     from shopbridge.web.app import create_app
+    from shopbridge.web.hooks import OPEN_PATHS, Receiver
     from shopbridge.web.services import Dashboard
 
     dashboard = Dashboard(runtime.settings, runtime.database, runtime)
-    return create_app(runtime.settings, runtime.database, dashboard_service=dashboard)
+    receiver = Receiver(runtime.service.connections)
+    return create_app(runtime.settings, runtime.database, dashboard_service=dashboard,
+                      routers=[receiver.router()], open_to_all=OPEN_PATHS)
 
 
 async def _serve(
