@@ -105,6 +105,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "Records that failed to import: list, retry, dismiss.",
         SYNC,
     ),
+    "order": LazyCommand(
+        "shopbridge.cli.order",
+        "app",
+        "Change an order on the channel: its status, or a new order.",
+        SYNC,
+    ),
     "webhooks": LazyCommand(
         "shopbridge.cli.webhooks",
         "app",
