@@ -8,7 +8,11 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: demo test lint typecheck unit bench clean
+# The browser tests drive Debian's Chromium (Playwright's own browser download is never used).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint typecheck unit bench clean chromium
 
 $(RUNTIME_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +26,10 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 
 .venv: $(DEV_STAMP)
 
+# A no-op when Chromium is there; else Debian's package (apt-get update once, then install).
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
 demo: $(RUNTIME_STAMP)
 	$(BIN)/shopbridge demo
 
@@ -31,7 +39,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-unit: $(DEV_STAMP)
+unit: $(DEV_STAMP) chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shopbridge.channels.base import ChannelAdapter, ChannelWriter
+from shopbridge.channels.etsy import mapping as etsy_mapping
 from shopbridge.channels.etsy.adapter import EtsyAdapter
+from shopbridge.domain.money import Money
 from shopbridge.errors import ConfigError
 
 ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
@@ -27,6 +30,30 @@ def writer_for(channel: str, client: Any, external_shop_id: int) -> ChannelWrite
     except KeyError:
         raise ConfigError(f"channel {channel!r} takes no stock or shipments yet") from None
     return factory(client, external_shop_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingRules:
+    """A channel's rules for shipments, pure: the carrier name to send for a name, code or
+    alias (`other_carrier` when it knows none), and whether an order needs a tracking code."""
+
+    other_carrier: str
+    carrier_for: Callable[[str, Iterable[str]], str]
+    tracking_required: Callable[[str | None, str | None, Money], bool]
+
+
+SHIPPING: dict[str, ShippingRules] = {
+    "etsy": ShippingRules(
+        etsy_mapping.OTHER_CARRIER, etsy_mapping.carrier_for, etsy_mapping.tracking_required
+    ),
+}
+
+
+def shipping_rules(channel: str) -> ShippingRules:
+    try:
+        return SHIPPING[channel]
+    except KeyError:
+        raise ConfigError(f"channel {channel!r} takes no shipments yet") from None
 
 
 def adapter_for(channel: str, client: Any, external_shop_id: int) -> ChannelAdapter:

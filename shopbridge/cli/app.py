@@ -80,6 +80,18 @@ COMMANDS: dict[str, LazyCommand] = {
     "warehouse": LazyCommand(
         "shopbridge.cli.warehouse", "app", "Warehouses: where stock is kept (add, list).", LEDGER
     ),
+    "ship": LazyCommand(
+        "shopbridge.cli.ship",
+        "app",
+        "Tell the channel an order shipped, with its tracking code: post, import, retry, list.",
+        LEDGER,
+    ),
+    "carriers": LazyCommand(
+        "shopbridge.cli.ship",
+        "carriers",
+        "The carriers Etsy knows for a shop's parcels (cached for a day).",
+        LEDGER,
+    ),
     "sync": LazyCommand(
         "shopbridge.cli.sync", "app", "Pull listings and orders from a shop now.", SYNC
     ),

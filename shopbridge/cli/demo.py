@@ -41,6 +41,7 @@ DEMO_START = 1_767_225_600  # 2026-01-01T00:00:00Z
 REDIRECT_URI = default_redirect_uri()
 # Past the engine's safety margin (15 s): orders created now are due in the next sync.
 CLOCK_STEP = 60
+DASHBOARD_URL = "http://127.0.0.1:8000/"  # `shopbridge web`'s default address
 EXPLORE = (
     ("shopbridge orders --shop etsy-demo", "the imported orders, newest first"),
     ("shopbridge items", "items with their variant counts"),
@@ -298,3 +299,8 @@ def _print(summary: dict[str, Any]) -> None:
     console.print("Explore further:")
     for command, what in EXPLORE:
         console.print(f"  [bold]{command}[/bold]\n      [dim]{what}[/dim]")
+    console.print(
+        f"The dashboard: run [bold]shopbridge web[/bold] and open {DASHBOARD_URL} "
+        "(the first visit asks for the first user; or `shopbridge user add NAME`).",
+        highlight=False,
+    )

@@ -106,3 +106,80 @@ def _print_banner(info: dict[str, object], shops: list[tuple[int, int]]) -> None
     if len(shops) > 1:
         table.add_row("shops", "\n".join(f"user {u} -> shop {s}" for u, s in shops))
     Console().print(table)
+
+
+@app.command()
+def woocommerce(
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8791,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the generated data and faults.")] = 7,
+    products: Annotated[int, typer.Option(help="Products (simple and variable).")] = 40,
+    orders: Annotated[int, typer.Option(help="Orders in the site's history.")] = 300,
+    timezone: Annotated[str, typer.Option(help="The site's time zone (WordPress).")] = (
+        "Europe/Berlin"
+    ),
+    currency: Annotated[str, typer.Option(help="The store's currency.")] = "EUR",
+    decimals: Annotated[int, typer.Option(help="The store's price decimals.")] = 2,
+    latency_ms: Annotated[float, typer.Option(help="Latency added to every API call.")] = 0.0,
+    https: Annotated[
+        bool, typer.Option(help="Serve HTTPS with a self-signed certificate (Basic auth).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="First stdout line: one JSON object of credentials.")
+    ] = False,
+) -> None:
+    """Serve a sandboxed WooCommerce REST API v3 under /wp-json/wc/v3 (plain HTTP takes
+    OAuth 1.0a signatures; --https takes Basic auth)."""
+    import tempfile
+    from pathlib import Path
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from shopbridge.sandbox.woocommerce import WooSandboxConfig
+    from shopbridge.sandbox.woocommerce import create_app as create_woo_app
+    from shopbridge.sandbox.woocommerce.server import self_signed, uvicorn_config
+
+    if not 0 <= port <= 65535:
+        raise ShopbridgeError(f"--port {port} is not a TCP port (0-65535; 0 picks a free one)")
+    for flag, value, least in (("--products", products, 1), ("--orders", orders, 0),
+                               ("--decimals", decimals, 0)):
+        if value < least:
+            raise ShopbridgeError(f"{flag} {value} must be at least {least}")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ShopbridgeError(f"--timezone {timezone!r} is not a time zone name") from None
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise ShopbridgeError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): pick another --port "
+            "(0 picks a free one) or --host"
+        ) from None
+    config = WooSandboxConfig(seed=seed, products=products, orders=orders, timezone=timezone,
+                              currency=currency.upper(), decimals=decimals,
+                              latency_ms=latency_ms)
+    application = create_woo_app(config)
+    with tempfile.TemporaryDirectory(prefix="woo-sandbox-") as tmp:
+        files = self_signed(Path(tmp)) if https else None
+        url_host = "localhost" if https else (f"[{host}]" if ":" in host else host)
+        scheme = "https" if https else "http"
+        info: dict[str, object] = {
+            "base_url": f"{scheme}://{url_host}:{sock.getsockname()[1]}",
+            "consumer_key": config.key(),
+            "consumer_secret": config.secret(),
+            "read_only_key": config.read_key(),
+            "read_only_secret": config.read_secret(),
+            "timezone": timezone,
+            "ca_file": files[0] if files else None,
+        }
+        if as_json:
+            typer.echo(json.dumps(info), nl=True)
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title="WooCommerce sandbox", show_header=False)
+            for key, shown in info.items():
+                table.add_row(key, str(shown))
+            Console().print(table)
+        uvicorn.Server(uvicorn_config(application, files)).run(sockets=[sock])

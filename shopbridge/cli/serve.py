@@ -1,4 +1,5 @@
-"""`shopbridge serve`: the embedded scheduler (and /metrics), until SIGINT or SIGTERM."""
+"""`shopbridge serve`: the embedded scheduler (and /metrics, and the dashboard with its JSON
+API on --http-port), until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 import typer
 import uvicorn
@@ -32,7 +34,15 @@ def serve(
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", min=1, max=65535, help="Serve Prometheus /metrics on this port."
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address for /metrics."),
+    http_port: int | None = typer.Option(
+        None,
+        "--http-port",
+        min=1,
+        max=65535,
+        metavar="PORT",
+        help="Serve the dashboard and its JSON API on this port, beside the scheduler.",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address for /metrics and --http-port."),
     grace: float = typer.Option(10.0, "--grace", min=0, help="Seconds running jobs get to finish."),
     log_json: bool = typer.Option(False, "--log-json", help="One JSON line per log event."),
 ) -> None:
@@ -41,10 +51,23 @@ def serve(
     settings = context.settings
     setup_logging(log_json or settings.log_json)
     runtime = JobRuntime.from_settings(settings, context.database())
-    asyncio.run(_serve(runtime, metrics_port, host, grace))
+    asyncio.run(_serve(runtime, metrics_port, host, grace, http_port))
 
 
-async def _serve(runtime: JobRuntime, port: int | None, host: str, grace: float) -> None:
+def web_app(runtime: JobRuntime) -> Any:
+    """The dashboard for `serve`: the same app as `shopbridge web`, on this process's job
+    runtime. Receivers that need no session (webhooks) are mounted here through
+    create_app(routers=..., open_to_all=...)."""
+    from shopbridge.web.app import create_app
+    from shopbridge.web.services import Dashboard
+
+    dashboard = Dashboard(runtime.settings, runtime.database, runtime)
+    return create_app(runtime.settings, runtime.database, dashboard_service=dashboard)
+
+
+async def _serve(
+    runtime: JobRuntime, port: int | None, host: str, grace: float, http_port: int | None = None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -57,7 +80,17 @@ async def _serve(runtime: JobRuntime, port: int | None, host: str, grace: float)
         server = _MetricsServer(config)
         server_task = asyncio.create_task(server.serve())
         log.info("metrics on http://%s:%d/metrics", host, port)
+    web_server, web_task = None, None
+    if http_port is not None:
+        web_config = uvicorn.Config(web_app(runtime), host=host, port=http_port,
+                                    log_config=None, lifespan="off", proxy_headers=True)
+        web_server = _MetricsServer(web_config)
+        web_task = asyncio.create_task(web_server.serve())
+        log.info("dashboard on http://%s:%d/", host, http_port)
     await scheduler.run(stop)
     if server_task is not None:
         server.should_exit = True
         await server_task
+    if web_server is not None and web_task is not None:
+        web_server.should_exit = True
+        await web_task

@@ -37,26 +37,36 @@ class CurrencyMismatchError(MoneyError):
     """Arithmetic between two different currencies."""
 
 
+_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_EXPONENT_2, 2),
+    **dict.fromkeys(_EXPONENT_0, 0),
+    **dict.fromkeys(_EXPONENT_3, 3),
+    **dict.fromkeys(_EXPONENT_4, 4),
+}
+# One Decimal per currency: quantizing is on the path of every amount of every order.
+_QUANTA: dict[str, Decimal] = {code: Decimal(1).scaleb(-e) for code, e in _EXPONENTS.items()}
+
+
 def currency_exponent(currency: str) -> int:
     """The number of decimal places of `currency` (ISO 4217); unknown codes are refused."""
-    if currency in _EXPONENT_2:
-        return 2
-    if currency in _EXPONENT_0:
-        return 0
-    if currency in _EXPONENT_3:
-        return 3
-    if currency in _EXPONENT_4:
-        return 4
-    raise MoneyError(f"unknown currency code {currency[:12]!r}")
+    try:
+        return _EXPONENTS[currency]
+    except (KeyError, TypeError):
+        raise MoneyError(f"unknown currency code {str(currency)[:12]!r}") from None
 
 
 def _quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-currency_exponent(currency))
+    try:
+        return _QUANTA[currency]
+    except (KeyError, TypeError):
+        raise MoneyError(f"unknown currency code {str(currency)[:12]!r}") from None
 
 
 # Decimal arithmetic rounds silently past 28 digits; bounding amounts to 18 integer digits keeps
 # every sum of a few amounts exact, and a sum that overflows the bound fails loudly instead.
 _LIMIT = Decimal(10) ** 18
+# Etsy's divisors are powers of ten: shifting the point is exact and cheaper than dividing.
+_POWERS_OF_TEN = {10**k: k for k in range(7)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,20 +77,32 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.amount, Decimal):
-            raise MoneyError(f"money amount must be a Decimal, not {type(self.amount).__name__}")
-        if not self.amount.is_finite():
-            raise MoneyError(f"money amount must be finite, got {self.amount}")
-        if abs(self.amount) >= _LIMIT:
-            raise MoneyError(f"money amount out of range: {self.amount:.6E}")
-        exact = self.amount.quantize(_quantum(self.currency))
-        if exact != self.amount:
+        amount = self.amount
+        if not isinstance(amount, Decimal):
+            raise MoneyError(f"money amount must be a Decimal, not {type(amount).__name__}")
+        if not amount.is_finite():
+            raise MoneyError(f"money amount must be finite, got {amount}")
+        if abs(amount) >= _LIMIT:
+            raise MoneyError(f"money amount out of range: {amount:.6E}")
+        exact = amount.quantize(_quantum(self.currency))
+        if exact != amount:
             raise MoneyError(
-                f"{self.amount} has more decimals than {self.currency} allows "
+                f"{amount} has more decimals than {self.currency} allows "
                 f"({currency_exponent(self.currency)})"
             )
         # -0.00 and 0.00 are the same amount; keep one spelling of it.
         object.__setattr__(self, "amount", exact if exact else abs(exact))
+
+    @classmethod
+    def _exact(cls, amount: Decimal, currency: str) -> Money:
+        """Money from an amount already at the currency's exponent (a sum, a difference or a
+        negation of two checked amounts): only the bound and the zero spelling are checked."""
+        if abs(amount) >= _LIMIT:
+            raise MoneyError(f"money amount out of range: {amount:.6E}")
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount if amount else abs(amount))
+        object.__setattr__(money, "currency", currency)
+        return money
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -117,7 +139,15 @@ class Money:
             raise MoneyError(f"Etsy money divisor must be a positive integer, got {divisor!r}")
         if not isinstance(currency, str):
             raise MoneyError(f"Etsy currency code must be a string, got {currency!r}")
-        return cls(Decimal(amount) / Decimal(divisor), currency.upper())
+        return cls.from_ratio(amount, divisor, currency)
+
+    @classmethod
+    def from_ratio(cls, amount: int, divisor: int, currency: str) -> Money:
+        """amount / divisor, from checked integers (a positive divisor); exact or refused."""
+        digits = _POWERS_OF_TEN.get(divisor)
+        value = Decimal(amount).scaleb(-digits) if digits is not None else (
+            Decimal(amount) / Decimal(divisor))
+        return cls(value, currency.upper())
 
     def to_minor(self) -> int:
         """The amount in the currency's minor unit (cents for USD, yen for JPY)."""
@@ -131,14 +161,14 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount + other.amount, self.currency)
+        return Money._exact(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount - other.amount, self.currency)
+        return Money._exact(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._exact(-self.amount, self.currency)
 
     def __mul__(self, factor: int | Decimal) -> Money:
         """Multiply by a quantity; a Decimal factor rounds half-even to the exponent."""

@@ -17,8 +17,9 @@ from shopbridge.errors import ShopbridgeError
 from shopbridge.jobs import tasks, worker
 from shopbridge.jobs.schedule import rule_for
 from shopbridge.jobs.tasks import JobRuntime
+from shopbridge.store import leases, schedules
 from shopbridge.store import runs as history
-from shopbridge.store import schedules
+from shopbridge.sync.exclusive import describe_holder
 from shopbridge.sync.runs import RunSummary
 
 
@@ -47,8 +48,11 @@ async def run_now(runtime: JobRuntime, shop: str, stream: str) -> Triggered:
         return Triggered("handed-to-scheduler")
     summary = await tasks.run_job(runtime, shop_id, shop, stream, "manual")
     if summary is None:
+        holder = await asyncio.to_thread(
+            leases.holder_of, database, tasks.lease_name(shop_id, stream))
+        where = describe_holder(holder) if holder else "another process, or could not start"
         raise tasks.JobBusyError(
-            f"{stream} of {shop} is running in another process right now, or could not start: "
+            f"{stream} of shop {shop!r} is already running in {where}: "
             f"see `shopbridge runs list --shop {shop}`"
         )
     return Triggered("ran", summary)

@@ -1,17 +1,23 @@
-"""Read models the dashboard needs beyond the CLI's: shops with their state, open error counts."""
+"""Read models the dashboard needs beyond the CLI's: shops with their state and open error
+counts, a customer with their orders."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from shopbridge.domain.money import Money
 from shopbridge.store.db import Database
-from shopbridge.store.models import Shop, SyncError
+from shopbridge.store.models import Customer, SalesOrder, Shop, SyncError
+
+REMOVED = "removed"
+CUSTOMER_ORDERS = 200
 
 
 def shop_rows(database: Database) -> list[dict[str, Any]]:
-    """Every shop (by name) with its channel, status and open error count."""
+    """Every shop not removed (by name) with its channel, status and open error count."""
     errors = (
         select(SyncError.shop_id, func.count().label("n"))
         .where(SyncError.status == "open")
@@ -21,6 +27,7 @@ def shop_rows(database: Database) -> list[dict[str, Any]]:
     query = (
         select(Shop.id, Shop.name, Shop.channel, Shop.status, errors.c.n)
         .outerjoin(errors, errors.c.shop_id == Shop.id)
+        .where(Shop.status != REMOVED)
         .order_by(Shop.name)
     )
     with database.read() as session:
@@ -34,3 +41,42 @@ def shop_rows(database: Database) -> list[dict[str, Any]]:
             }
             for r in session.execute(query)
         ]
+
+
+def customer_detail(session: Session, customer_id: int) -> dict[str, Any] | None:
+    """A customer with their latest orders (newest first, at most CUSTOMER_ORDERS)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    orders = session.execute(
+        select(
+            SalesOrder.id,
+            Shop.name,
+            SalesOrder.number,
+            SalesOrder.ordered_at,
+            SalesOrder.status,
+            SalesOrder.grand_total,
+            SalesOrder.currency,
+        )
+        .join(Shop, Shop.id == SalesOrder.shop_id)
+        .where(SalesOrder.customer_id == customer_id)
+        .order_by(SalesOrder.ordered_at.desc(), SalesOrder.id.desc())
+        .limit(CUSTOMER_ORDERS)
+    )
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "email": customer.email,
+        "orders": [
+            {
+                "id": r[0],
+                "shop": r[1],
+                "number": r[2],
+                "ordered_at": r[3].isoformat(),
+                "status": r[4],
+                "grand_total": str(Money(r[5], r[6]).amount),
+                "currency": r[6],
+            }
+            for r in orders
+        ],
+    }

@@ -6,9 +6,11 @@ read lock; reads use BEGIN DEFERRED and never block on a running sync (WAL).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -20,6 +22,8 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopbridge.errors import ConfigError, SchemaError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -80,10 +84,26 @@ def _check_sqlite_path(url: str) -> None:
     try:
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        _tighten(file)
         return
     except OSError as exc:
         raise ConfigError(f"cannot create the database {file}: {exc.strerror}") from None
     os.close(fd)
+
+
+def _tighten(file: Path) -> None:
+    """A database made before files were created 0600 (or copied with a looser mode) is
+    narrowed to its owner: it holds buyers' names and addresses."""
+    for path in (file, file.with_name(file.name + "-wal"), file.with_name(file.name + "-shm")):
+        try:
+            info = path.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o600)
+                log.warning("database file %s was readable by others: narrowed to its owner", path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours to change (a read-only mount): say so, go on
+            log.warning("cannot narrow the permissions of %s: %s", path, exc.strerror)
 
 
 class Database:

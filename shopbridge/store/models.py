@@ -293,6 +293,8 @@ class SalesOrder(Base):
     edited_locally: Mapped[bool] = mapped_column(Boolean, default=False)
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     buyer_note: Mapped[str | None] = mapped_column(Text)
+    # When the channel expects it to ship (Etsy: the earliest expected_ship_date of its lines).
+    ship_by: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -343,6 +345,45 @@ class Shipment(Base):
     carrier: Mapped[str | None] = mapped_column(String(120))
     tracking_code: Mapped[str | None] = mapped_column(String(255))
     shipped_at: Mapped[datetime | None] = mapped_column()
+
+
+class ShipmentPost(Base):
+    """A shipment shopbridge tells a channel about (`shopbridge ship`): committed as pending
+    BEFORE the call, so a crash between the post and its commit leaves a trace that makes the
+    next attempt read the order's shipments on the channel before posting again. One row per
+    order and tracking code (`tracking_key`: the code casefolded, "" for none), so one code is
+    never posted twice for one order. status: pending (not sent yet, or sent without a known
+    outcome), posted (the channel lists it), refused (the channel or shopbridge refused it).
+    """
+
+    __tablename__ = "shipment_post"
+    __table_args__ = (UniqueConstraint("order_id", "tracking_key"),)
+    id: Mapped[int] = _id()
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_order.id"))
+    tracking_code: Mapped[str | None] = mapped_column(String(255))
+    tracking_key: Mapped[str] = mapped_column(String(255), default="")
+    carrier: Mapped[str | None] = mapped_column(String(120))  # as given
+    carrier_sent: Mapped[str | None] = mapped_column(String(120))  # as the channel names it
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    posted_at: Mapped[datetime | None] = mapped_column()
+
+
+class CarrierList(Base):
+    """A channel's carriers for parcels leaving one country, as last read (cached a day)."""
+
+    __tablename__ = "carrier_list"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    country: Mapped[str] = mapped_column(String(8), primary_key=True)
+    carriers: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    fetched_at: Mapped[datetime] = mapped_column()
 
 
 class Refund(Base):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -41,6 +41,9 @@ class ViewFilter:
     until: datetime | None = None
     search: str | None = None
     warehouse: str | None = None
+    # Keyset paging (the dashboard's next page): the sort key of the last row already shown.
+    # Orders: (ordered_at, id), newest first; items, customers: (id,); stock: (variant id,).
+    after: tuple[Any, ...] | None = None
 
 
 def _rows(
@@ -85,6 +88,8 @@ def item_rows(
                 Binding.shop_id == shop, Binding.entity == LISTING, Binding.local_id == Item.id
             )
         )
+    if where.after:
+        query = query.where(Item.id > where.after[0])
     if where.status:
         query = query.where(Item.state == where.status)
     if where.search:
@@ -130,6 +135,14 @@ def order_rows(
         .outerjoin(Customer, Customer.id == SalesOrder.customer_id)
         .order_by(SalesOrder.ordered_at.desc(), SalesOrder.id.desc())
     )
+    if where.after:
+        moment, last = where.after
+        query = query.where(
+            or_(
+                SalesOrder.ordered_at < moment,
+                and_(SalesOrder.ordered_at == moment, SalesOrder.id < last),
+            )
+        )
     if where.shop:
         query = query.where(SalesOrder.shop_id == shop_id(session, where.shop))
     if where.status:
@@ -187,6 +200,8 @@ def customer_rows(
         Customer.id, Customer.name, Customer.email, order_count.c.orders, order_count.c.last_order
     ).order_by(Customer.id)
     query = query.join(order_count, join) if where.shop else query.outerjoin(order_count, join)
+    if where.after:
+        query = query.where(Customer.id > where.after[0])
     if where.since:
         query = query.where(Customer.created_at >= where.since)
     if where.until:
@@ -236,6 +251,8 @@ def stock_rows(
             StockLevel.warehouse_id
             == select(Shop.warehouse_id).where(Shop.id == shop).scalar_subquery()
         )
+    if where.after:
+        query = query.where(Variant.id > where.after[0])
     if where.warehouse:
         query = query.where(Warehouse.name == where.warehouse)
     if where.status:

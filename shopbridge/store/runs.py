@@ -44,10 +44,17 @@ def _run_dict(run: SyncRun, shop: str) -> dict[str, Any]:
 
 
 def list_runs(
-    database: Database, shop: str | None = None, failed: bool = False, limit: int = 50
+    database: Database,
+    shop: str | None = None,
+    failed: bool = False,
+    limit: int = 50,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first; `failed` keeps runs that failed or had failed records."""
+    """Newest first; `failed` keeps runs that failed or had failed records; `before` (a run id)
+    starts after that run (keyset paging)."""
     query = select(SyncRun, Shop.name).join(Shop, Shop.id == SyncRun.shop_id)
+    if before is not None:
+        query = query.where(SyncRun.id < before)
     if shop is not None:
         query = query.where(Shop.name == shop)
     if failed:

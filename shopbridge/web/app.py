@@ -11,11 +11,12 @@ import os
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -23,9 +24,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shopbridge.config import Settings
 from shopbridge.errors import ShopbridgeError
-from shopbridge.store import dashboard, users
-from shopbridge.store import runs as history
+from shopbridge.store import users
 from shopbridge.store.db import Database
+from shopbridge.store.shops import ShopNotFoundError
+from shopbridge.web import api, pages
+from shopbridge.web.services import Dashboard
 
 HERE = Path(__file__).parent
 COOKIE = "shopbridge_session"
@@ -78,11 +81,25 @@ class Throttle:
             self.failures.pop(key, None)
 
 
-def create_app(settings: Settings, database: Database, secret: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    database: Database,
+    secret: str | None = None,
+    *,
+    dashboard_service: Dashboard | None = None,
+    routers: Sequence[APIRouter] = (),
+    open_to_all: Sequence[str] = (),
+) -> FastAPI:
+    """The dashboard and its API. `routers` are mounted beside them (`serve` mounts the
+    webhook receivers there); paths under `open_to_all` need no session and no CSRF token (a
+    webhook proves itself with its signature)."""
     app = FastAPI(title="shopbridge", docs_url="/api/docs", openapi_url="/api/openapi.json")
     signer = URLSafeTimedSerializer(secret or session_secret(settings), salt="session")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals.update(money=money, query=query)
     throttle = Throttle()
+    unguarded = tuple(open_to_all)
+    open_paths = PUBLIC + unguarded
     app.state.throttle = throttle
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -119,6 +136,8 @@ def create_app(settings: Settings, database: Database, secret: str | None = None
                 request.state.session = session
                 fresh = True
             request.state.user = name
+        if unguarded and path.startswith(unguarded):
+            return _secure(await call_next(request))
         if request.method in UNSAFE and request.state.token is None:
             origin = request.headers.get("origin")
             own = f"{request.url.scheme}://{request.url.netloc}"
@@ -141,7 +160,7 @@ def create_app(settings: Settings, database: Database, secret: str | None = None
                         "(CSRF token missing or wrong); reload the page and try again",
                     )
                 )
-        public = path.startswith(PUBLIC)
+        public = path.startswith(open_paths)
         if request.state.user is None and request.state.token is None and not public:
             if path.startswith("/api/"):
                 return _secure(JSONResponse({"detail": "login required"}, status_code=401))
@@ -158,10 +177,18 @@ def create_app(settings: Settings, database: Database, secret: str | None = None
         return _secure(response)
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        session = request.state.session
+        flash = session.pop("flash", None)
+        if flash is not None:
+            request.state.session_changed = True
         context.update(
             request=request,
             user=request.state.user,
-            csrf=request.state.session["csrf"],
+            csrf=session["csrf"],
+            flash=flash,
+            # An htmx request for a list's results gets them alone (templates/bare.html).
+            partial=request.headers.get("hx-request") == "true"
+            and request.headers.get("hx-target") == "results",
         )
         return templates.TemplateResponse(request, name, context, status_code=status)
 
@@ -206,7 +233,8 @@ def create_app(settings: Settings, database: Database, secret: str | None = None
         user_id = users.authenticate(database, name, password)
         if user_id is None:
             throttle.fail(*keys)
-            return page(request, "login.html", 401, error="wrong user name or password")
+            return page(request, "login.html", 401, error="wrong user name or password",
+                        typed=name[:100])
         throttle.clear(*keys)
         start_session(request, user_id)
         return RedirectResponse("/", status_code=303)
@@ -217,51 +245,46 @@ def create_app(settings: Settings, database: Database, secret: str | None = None
         request.state.session_changed = True
         return RedirectResponse("/login", status_code=303)
 
-    # --- pages ------------------------------------------------------------------------------
+    # --- pages, the JSON API, and whatever else is mounted (webhook receivers) ---------------
 
-    @app.get("/", response_class=HTMLResponse)
-    def overview(request: Request) -> Response:
-        shops = dashboard.shop_rows(database)
-        last = history.last_runs(database)
-        for shop in shops:
-            shop["streams"] = {
-                stream: run for (sid, stream), run in last.items() if sid == shop["id"]
-            }
-        alerts = [s for s in shops if s["status"] != "connected" or s["open_errors"]]
-        return page(request, "overview.html", shops=shops, alerts=alerts)
+    dash = dashboard_service or Dashboard(settings, database)
+    app.state.dashboard = dash
 
-    @app.get("/runs", response_class=HTMLResponse)
-    def runs_page(request: Request, shop: str | None = None, failed: bool = False) -> Response:
-        rows = history.list_runs(database, shop[:200] if shop else None, failed, 100)
-        return page(request, "runs.html", runs=rows, shop=shop or "", failed=failed)
+    @app.exception_handler(ShopbridgeError)
+    async def shopbridge_error(request: Request, exc: ShopbridgeError) -> Response:
+        status = 404 if isinstance(exc, ShopNotFoundError) else 400
+        return _problem(request, status, str(exc))
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse)
-    def run_page(request: Request, run_id: int) -> Response:
-        run = history.get_run(database, run_id, 500)
-        if run is None:
-            return page(request, "message.html", 404, message=f"no run {run_id}")
-        return page(request, "run.html", run=run)
+    @app.exception_handler(LookupError)
+    async def not_found(request: Request, exc: LookupError) -> Response:
+        return _problem(request, 404, str(exc.args[0]) if exc.args else "not found")
 
-    # --- JSON API ----------------------------------------------------------------------------
+    def _problem(request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": message}, status_code=status)
+        return page(request, "message.html", status, message=message)
 
-    @app.get("/api/v1/shops")
-    def api_shops() -> list[dict[str, Any]]:
-        return dashboard.shop_rows(database)
-
-    @app.get("/api/v1/runs")
-    def api_runs(shop: str | None = None, failed: bool = False, limit: int = 50) -> Any:
-        if not 1 <= limit <= 1000:
-            raise HTTPException(422, "limit is 1 to 1000")
-        return history.list_runs(database, shop, failed, limit)
-
-    @app.get("/api/v1/runs/{run_id}")
-    def api_run(run_id: int) -> Any:
-        run = history.get_run(database, run_id, 500)
-        if run is None:
-            raise HTTPException(404, f"no run {run_id}")
-        return run
-
+    app.include_router(pages.router(dash, page))
+    app.include_router(api.router(dash))
+    for extra in routers:
+        app.include_router(extra)
     return app
+
+
+def money(amount: Any, currency: str | None) -> str:
+    """A ledger amount (a Decimal's text, already at its currency's exponent) with its
+    currency: 12.50 USD. Never through float."""
+    if amount is None or amount == "":
+        return ""
+    return f"{amount} {currency}" if currency else str(amount)
+
+
+def query(request: Request, **changes: str) -> str:
+    """The page's query string with some parameters replaced (the next page keeps the
+    filters)."""
+    params = {k: v for k, v in request.query_params.items() if k not in changes}
+    params.update({k: v for k, v in changes.items() if v})
+    return urlencode(params)
 
 
 def _refuse(request: Request, status: int, message: str) -> Response:

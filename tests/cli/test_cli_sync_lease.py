@@ -1,5 +1,6 @@
-"""Two plain `shopbridge sync orders` of one shop at once: the second says who runs it and
-exits non-zero, without a call (it used to run in full beside the first: twice the calls)."""
+"""Two `shopbridge sync orders` of one shop at once (plain, or `--now` with no scheduler): the
+second says who runs it and exits non-zero, without a call (it used to run in full beside the
+first: twice the calls)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from test_cli_errors_items import SHOP, Result, connect, key, ledger, run
 
@@ -22,8 +24,9 @@ from shopbridge.store.models import SyncRun
 __all__ = ["key", "ledger", "run"]  # fixtures used here
 
 
-def test_a_second_plain_sync_of_the_same_shop_is_refused_naming_the_first(
-    tmp_path: Path, key: str, ledger: Database, run: Callable[..., Result]
+@pytest.mark.parametrize("how", [[], ["--now"]], ids=["plain", "now"])
+def test_a_second_sync_of_the_same_shop_is_refused_naming_the_first(
+    tmp_path: Path, key: str, ledger: Database, run: Callable[..., Result], how: list[str]
 ) -> None:
     config = SandboxConfig(seed=5, listings=5, receipts=600, qps_limit=1000, auto_approve=True,
                            latency_ms=400, start_time=int(time.time()) - 120)
@@ -41,7 +44,7 @@ def test_a_second_plain_sync_of_the_same_shop_is_refused_naming_the_first(
                 assert first.poll() is None, first.communicate()
                 assert time.monotonic() < deadline, "the first sync never took its lease"
                 time.sleep(0.05)
-            second = run(tmp_path, key, "sync", "orders", SHOP, "--json")
+            second = run(tmp_path, key, "sync", "orders", SHOP, *how, "--json")
             still_running = first.poll() is None
         finally:
             _out, err = first.communicate(timeout=180)

@@ -83,6 +83,8 @@ def test_demo_prints_bars_a_summary_and_what_to_try_next(tmp_path: Path) -> None
         "time taken",
         "Explore further",
         "shopbridge items",
+        "shopbridge web",
+        "http://127.0.0.1:8000/",
     ):
         assert text in out, text
 

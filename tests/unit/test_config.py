@@ -155,3 +155,25 @@ def test_sqlite_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert files == {"ledger.db": 0o600, "ledger.db-wal": 0o600, "ledger.db-shm": 0o600}
+
+
+def test_an_existing_database_readable_by_others_is_narrowed_to_its_owner(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ledger.db"
+    old = os.umask(0o022)
+    try:
+        Database(f"sqlite:///{path}").dispose()
+        for name in ("ledger.db", "ledger.db-wal"):  # as an older release or a copy left them
+            (tmp_path / name).touch()
+            os.chmod(tmp_path / name, 0o644)
+        with caplog.at_level("WARNING", logger="shopbridge.store.db"):
+            database = Database(f"sqlite:///{path}")
+            with database.read() as session:
+                session.execute(text("SELECT 1"))
+            database.dispose()
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes["ledger.db"] == 0o600 and modes["ledger.db-wal"] == 0o600
+    assert "readable by others" in caplog.text

@@ -54,6 +54,10 @@ def test_make_test_installs_the_dev_tools_and_runs_lint_types_and_tests() -> Non
     assert "pip install -q -c constraints.txt -e '.[dev]'" in commands
     for step in ("ruff check shopbridge tests bench", "mypy", "pytest -q"):
         assert step in commands
+    # The browser tests' Chromium comes from Debian, installed only when it is missing.
+    assert "test -x /usr/bin/chromium || {" in commands
+    assert "apt-get install -y chromium" in commands
+    assert commands.index("apt-get install -y chromium") < commands.index("pytest -q")
 
 
 def _imported_top_level() -> set[str]:

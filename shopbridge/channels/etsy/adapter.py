@@ -359,6 +359,13 @@ class EtsyAdapter:
         rows = await self.client.get_shipping_carriers(origin_country.upper())
         return [Carrier(c.name, str(c.shipping_carrier_id)) for c in rows]
 
+    async def ship_from(self) -> str | None:
+        """The country the shop's parcels leave from (getShop: its shipping-from country, else
+        its location), or None when Etsy says neither."""
+        shop = await self.client.get_shop(self.shop_id)
+        country = shop.shipping_from_country_iso or shop.shop_location_country_iso
+        return country.upper() if country else None
+
     # --- mapping -----------------------------------------------------------------------------
 
     def listing_id(self, raw: Mapping[str, Any]) -> str:

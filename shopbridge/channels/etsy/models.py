@@ -48,9 +48,7 @@ class EtsyMoney(EtsyModel):
 
     def to_money(self) -> Money:
         """Exact Money; raises MoneyError for an unknown currency or an inexact amount."""
-        return Money.from_etsy(
-            {"amount": self.amount, "divisor": self.divisor, "currency_code": self.currency_code}
-        )
+        return Money.from_ratio(self.amount, self.divisor, self.currency_code)
 
 
 class EtsyPage(EtsyModel):
@@ -85,6 +83,8 @@ class EtsyShop(EtsyModel):
     listing_active_count: int | None = None
     created_timestamp: int | None = None
     updated_timestamp: int | None = None
+    shipping_from_country_iso: str | None = None
+    shop_location_country_iso: str | None = None
 
 
 # Listings and inventory

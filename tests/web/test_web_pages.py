@@ -1,0 +1,249 @@
+"""The dashboard's pages and JSON API on a shop connected through the dashboard itself: add the
+sandbox shop in the form, connect it through the OAuth redirect to /oauth/callback, sync now
+with progress, then every page and its actions, and bad input on each form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from shopbridge.config import Settings
+from shopbridge.sandbox.etsy import SandboxConfig, SandboxHandle, serve_in_thread
+from shopbridge.store import users
+from shopbridge.store.db import Database
+from shopbridge.store.models import SalesOrder, StockMove
+from shopbridge.web.app import create_app
+
+PASSWORD = "correct horse battery"
+CALLBACK = "http://testserver/oauth/callback"
+SHOP = "crafts"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxHandle]:
+    config = SandboxConfig(seed=5, listings=8, receipts=60, qps_limit=1000, auto_approve=True,
+                           redirect_uris=[CALLBACK])
+    with serve_in_thread(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def client(tmp_path: Path, database: Database) -> Iterator[TestClient]:
+    settings = Settings(home=tmp_path, secret_key=Fernet.generate_key().decode())
+    app = create_app(settings, database, secret="test-secret")
+    users.add_user(database, "ann", PASSWORD)
+    with TestClient(app) as test_client:
+        token = csrf(test_client, "/login")
+        answer = test_client.post("/login", data={"name": "ann", "password": PASSWORD,
+                                                  "csrf": token}, follow_redirects=False)
+        assert answer.status_code == 303
+        yield test_client
+    app.state.dashboard.runner.close()
+
+
+def csrf(client: TestClient, path: str = "/") -> str:
+    found = re.search(r'name="csrf-token" content="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+def post(client: TestClient, path: str, **data: str) -> httpx.Response:
+    return client.post(path, data={"csrf": csrf(client), **data}, follow_redirects=False)
+
+
+def connect(client: TestClient, sandbox: SandboxHandle) -> None:
+    added = post(client, "/shops", name=SHOP, keystring=sandbox.keystring,
+                 shared_secret=sandbox.shared_secret, api_url=sandbox.base_url,
+                 warehouse="main")
+    assert added.status_code == 303, added.text
+    assert added.headers["location"] == f"/shops/{SHOP}"
+    page = client.get(f"/shops/{SHOP}").text
+    assert "added: now connect it" in page and sandbox.shared_secret not in page
+    started = post(client, f"/shops/{SHOP}/connect")
+    url = re.search(r'id="authorize"|href="([^"]+)" id="authorize"', started.text)
+    assert started.status_code == 200 and url and url.group(1)
+    htmx = client.post(f"/shops/{SHOP}/connect",
+                       headers={"hx-request": "true", "x-csrf-token": csrf(client)})
+    assert htmx.status_code == 204 and htmx.headers["hx-redirect"].startswith(sandbox.base_url)
+    # The owner approves on the channel, which sends the browser back to our callback.
+    approved = httpx.get(htmx.headers["hx-redirect"], follow_redirects=False)
+    back = urlsplit(approved.headers["location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == CALLBACK
+    done = client.get(f"{back.path}?{back.query}", follow_redirects=False)
+    assert done.status_code == 303, done.text
+    page = client.get(f"/shops/{SHOP}").text
+    assert "connected (Etsy shop" in page and "Reauthorise" in page
+
+
+def sync(client: TestClient, stream: str) -> dict:
+    started = client.post(f"/shops/{SHOP}/sync/{stream}",
+                          headers={"hx-request": "true", "x-csrf-token": csrf(client)})
+    assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text
+    job_id = int(re.search(r'id="job-(\d+)"', started.text).group(1))
+    client.app.state.dashboard.runner.wait(job_id, 60)
+    finished = client.get(f"/jobs/{job_id}", headers={"hx-request": "true"})
+    assert "finished" in finished.text and "every 1s" not in finished.text, finished.text
+    return client.get(f"/api/v1/jobs/{job_id}").json()
+
+
+def test_connect_sync_and_every_page(
+    client: TestClient, sandbox: SandboxHandle, database: Database
+) -> None:
+    connect(client, sandbox)
+    listings = sync(client, "listings")
+    assert listings["state"] == "done" and listings["summary"]["created"] > 0
+    orders = sync(client, "orders")
+    assert orders["summary"]["created"] > 0 and orders["done"] == orders["total"]
+    with database.read() as session:
+        stored = session.execute(select(func.count()).select_from(SalesOrder)).scalar_one()
+    assert stored == orders["summary"]["created"]
+
+    overview = client.get("/").text
+    assert SHOP in overview and "never run" in overview  # reconcile never ran
+    run = client.get(f"/runs/{orders['run']}")
+    assert run.status_code == 200 and "Resync what this run covered" in run.text
+
+    # Orders: a page of 50 and a keyset next page that does not repeat a row.
+    first = client.get("/orders")
+    numbers = re.findall(r'href="/orders/crafts/([^"]+)"', first.text)
+    assert len(numbers) == 50 and 'rel="next"' in first.text
+    nxt = re.search(r'href="\?([^"]+)" rel="next"', first.text).group(1).replace("&amp;", "&")
+    second = re.findall(r'href="/orders/crafts/([^"]+)"', client.get(f"/orders?{nxt}").text)
+    assert len(second) == stored - 50 and not set(second) & set(numbers)
+    partial = client.get("/orders?status=paid", headers={"hx-request": "true",
+                                                          "hx-target": "results"})
+    assert "<html" not in partial.text
+    assert "<table" in partial.text or "No orders" in partial.text
+    detail = client.get(f"/orders/{SHOP}/{numbers[0]}")
+    assert detail.status_code == 200 and "Lines" in detail.text and "Raw payload" in detail.text
+    assert re.search(r"\d+\.\d\d [A-Z]{3}", detail.text)  # money in its currency
+    assert client.get(f"/orders/{SHOP}/nope").status_code == 404
+    assert "No orders match" in client.get("/orders?search=zzzznothing").text
+    bad_date = client.get("/orders?since=yesterday")
+    assert bad_date.status_code == 400 and "not a date" in bad_date.text
+
+    customers = client.get("/customers").text
+    customer_id = re.search(r'href="/customers/(\d+)"', customers).group(1)
+    assert "Orders" in client.get(f"/customers/{customer_id}").text
+
+    items = client.get("/items").text
+    item_id = re.search(r'href="/items/(\d+)"', items).group(1)
+    item = client.get(f"/items/{item_id}").text
+    sku = re.search(r'href="/stock/([^"]+)"', item).group(1)
+    assert client.get("/items/unmatched").status_code == 200
+
+    stock = client.get("/stock").text
+    assert "On hand" in stock
+    # Adjusting: a negative result and a non-number are refused, nothing changes.
+    with database.read() as session:
+        moves_before = session.execute(select(func.count()).select_from(StockMove)).scalar_one()
+    refused = post(client, f"/stock/{sku}/adjust", mode="set", quantity="-3", reason="count")
+    assert refused.status_code == 400 and "below 0" in refused.text
+    refused = post(client, f"/stock/{sku}/adjust", mode="by", quantity="lots", reason="count")
+    assert refused.status_code == 400 and "whole number" in refused.text
+    with database.read() as session:
+        assert session.execute(select(func.count()).select_from(StockMove)).scalar_one() == \
+            moves_before
+    adjusted = post(client, f"/stock/{sku}/adjust", mode="by", quantity="5", reason="count")
+    assert adjusted.status_code == 303
+    moves = client.get(adjusted.headers["location"]).text
+    assert "count" in moves and "web:ann" in moves and "on hand" in moves
+
+    # Schedules: 0 and nonsense are refused; 10m is taken.
+    zero = post(client, "/schedules", shop=SHOP, stream="orders", interval="0")
+    assert zero.status_code == 400 and "write &#39;off&#39;" in zero.text
+    assert post(client, "/schedules", shop=SHOP, stream="orders", interval="1y").status_code == 400
+    assert post(client, "/schedules", shop=SHOP, stream="orders", interval="10m").status_code == 303
+    assert "every 10m" in client.get("/schedules").text or "10m" in client.get("/schedules").text
+
+    assert "No open errors" in client.get("/errors").text
+    requests = client.get(f"/requests?shop={SHOP}").text
+    assert "/v3/application/shops" in requests and sandbox.shared_secret not in requests
+    assert "Per API key" in client.get("/budget").text
+
+    # Pause and resume, remove with the wrong confirmation is refused.
+    assert post(client, f"/shops/{SHOP}/pause").status_code == 303
+    assert "paused" in client.get("/").text
+    assert post(client, f"/shops/{SHOP}/resume").status_code == 303
+    wrong = post(client, f"/shops/{SHOP}/remove", confirm="other")
+    assert wrong.status_code == 400 and SHOP in client.get("/shops").text
+
+
+def test_forged_oauth_state_and_bad_shop_form(client: TestClient, sandbox: SandboxHandle) -> None:
+    forged = client.get("/oauth/callback?code=abc&state=forged")
+    assert forged.status_code == 400 and "unknown, expired or already used" in forged.text
+    assert "Traceback" not in forged.text
+    refused = client.get("/oauth/callback?error=access_denied&error_description=user+denied")
+    assert refused.status_code == 400 and "user denied" in refused.text
+    long = post(client, "/shops", name="x" * 10_000, keystring="k", shared_secret="s")
+    assert long.status_code == 400 and "too long" in long.text
+    bad = post(client, "/shops", name="ok", keystring="k", shared_secret="s",
+               api_url="http://evil.example")
+    assert bad.status_code == 400 and 'value="k"' in bad.text and "Traceback" not in bad.text
+
+
+def test_api_with_a_token(client: TestClient, sandbox: SandboxHandle, database: Database) -> None:
+    connect(client, sandbox)
+    sync(client, "listings")
+    sync(client, "orders")
+    token = users.create_token(database, "ci")
+    api = TestClient(client.app, headers={"authorization": f"Bearer {token}"})
+    shops = api.get("/api/v1/shops").json()
+    assert [s["name"] for s in shops] == [SHOP] and "orders" in shops[0]["streams"]
+    page = api.get("/api/v1/orders").json()
+    assert len(page["rows"]) == 50 and page["next"]
+    rest = api.get("/api/v1/orders", params={"after": page["next"]}).json()
+    assert rest["next"] is None and {r["id"] for r in rest["rows"]}.isdisjoint(
+        r["id"] for r in page["rows"])
+    number = page["rows"][0]["number"]
+    assert api.get(f"/api/v1/orders/{SHOP}/{number}").json()["number"] == number
+    assert api.get("/api/v1/orders", params={"after": "garbage"}).status_code == 400
+    items = api.get("/api/v1/items").json()["rows"]
+    item = api.get(f"/api/v1/items/{items[0]['id']}").json()
+    sku = next(v["sku"] for v in item["variants"] if v["sku"])
+    done = api.post(f"/api/v1/stock/{sku}/adjust", json={"by": 2, "reason": "api"}).json()
+    assert done["change"] == 2
+    assert api.post(f"/api/v1/stock/{sku}/adjust", json={"reason": "api"}).status_code == 422
+    assert api.post(f"/api/v1/stock/{sku}/adjust",
+                    json={"set": -1, "reason": "api"}).status_code == 422
+    assert api.get(f"/api/v1/stock/{sku}/moves").json()[0]["reason"] == "api"
+    assert api.get("/api/v1/stock").json()["rows"]
+    assert api.get("/api/v1/customers").json()["rows"]
+    assert api.put(f"/api/v1/schedules/{SHOP}/orders", json={"interval": "0"}).status_code == 400
+    assert api.put(f"/api/v1/schedules/{SHOP}/orders",
+                   json={"interval": "15m"}).json()["every"] == "15m"
+    assert api.get("/api/v1/schedules").json()
+    assert api.get("/api/v1/errors").json() == []
+    assert api.post("/api/v1/errors/dismiss", json={"ids": [999]}).status_code == 400
+    assert api.get("/api/v1/budget").json()["keys"]
+    assert api.get("/api/v1/requests", params={"shop": SHOP}).json()
+    assert api.get("/api/v1/shops/nope").status_code == 404
+    job = api.post(f"/api/v1/shops/{SHOP}/sync/reconcile")
+    assert job.status_code == 202
+    client.app.state.dashboard.runner.wait(job.json()["id"], 60)
+    assert api.get(f"/api/v1/jobs/{job.json()['id']}").json()["state"] == "done"
+    runs = api.get("/api/v1/runs").json()
+    resync = api.post(f"/api/v1/runs/{runs[-1]['id']}/resync")
+    assert resync.status_code == 202
+    client.app.state.dashboard.runner.wait(resync.json()["id"], 60)
+    assert api.post(f"/api/v1/shops/{SHOP}/pause").json()["status"] == "disabled"
+    # A session needs its CSRF token on the API too; a token does not.
+    assert client.post(f"/api/v1/shops/{SHOP}/resume").status_code == 403
+    assert api.post(f"/api/v1/shops/{SHOP}/resume").json()["status"] == "connected"
+    assert "/api/v1/orders" in api.get("/api/openapi.json").json()["paths"]
