@@ -17,6 +17,7 @@ from push_helpers import (
 from sqlalchemy import select
 from sync_harness import SHOP, build_harness
 
+from shopbridge.store import stock
 from shopbridge.store.db import Database
 from shopbridge.store.models import AlertState, Binding, SyncRecord, SyncRun
 
@@ -242,3 +243,23 @@ async def test_a_listing_deleted_on_etsy(database: Database) -> None:
     again = await service.push_stock(SHOP)
     assert again.summary.api_calls == 0
     assert pending(database) == 0
+
+
+async def test_a_shop_that_does_not_push_stock(database: Database) -> None:
+    harness = await build_harness(database, push_config(listings=30, receipts=20))
+    await first_import(harness)
+    listing = pick_listings(harness, 1)[0]
+    sku = live_products(listing)[0].sku
+    before = etsy_quantity(harness, listing.listing_id, sku)
+    adjust(database, sku, by=1)
+    assert pending(database) == 1
+    with database.write() as session:
+        stock.change_offer_settings(session, ledger_shop_id(harness), push_stock=False)
+    result = await harness.service.push_stock(SHOP)
+    assert result.summary.status == "succeeded"
+    assert result.summary.api_calls == 0
+    assert any("push is off" in note for note in result.summary.notes)
+    assert pending(database) == 0  # settled as skipped, not left to pile up
+    adjust(database, sku, by=1)
+    assert pending(database) == 0
+    assert etsy_quantity(harness, listing.listing_id, sku) == before
