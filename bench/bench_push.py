@@ -1,6 +1,7 @@
 """Stock push benchmark: `--changed` listings of a `--size`-listing shop pushed to Etsy.
 
     python -m bench.bench_push --size 1000 --changed 300   # 10 QPS, 150 ms latency, SQLite
+    python -m bench.bench_push --size 1000 --to-etsy       # a change -> Etsy, scheduler on
 
 The Etsy sandbox (own process, real socket) holds `--size` listings (the generator's mix of
 variations: reported). After the first import (listings, then orders), every variant of
@@ -149,15 +150,103 @@ def run(size: int, changed: int, qps: float = 10, latency_ms: float = 150) -> di
     }
 
 
+async def _change_to_etsy(service: Any, database: Any, tmp: Path, debounce: float) -> float:
+    """Seconds from one stock change in the ledger to Etsy showing it, with the embedded
+    scheduler running (default tick, the stock stream on, the given debounce)."""
+    from shopbridge.channels.etsy.adapter import EtsyAdapter
+    from shopbridge.config import Settings
+    from shopbridge.jobs import alerts
+    from shopbridge.jobs.embedded import EmbeddedScheduler
+    from shopbridge.jobs.tasks import JobRuntime
+
+    settings = Settings(
+        home=tmp, schedule_stock_minutes=10, push_debounce_seconds=debounce,
+        schedule_orders_minutes=0, schedule_listings_hours=0, schedule_reconcile_minutes=0,
+    )
+    runtime = JobRuntime(settings, database, service, alerts.Mailer(settings))
+    stop = asyncio.Event()
+    scheduler = asyncio.create_task(EmbeddedScheduler(runtime).run(stop))
+    try:
+        await asyncio.sleep(2 * settings.scheduler_tick_seconds)  # the stock job's row exists
+        with database.read() as session:
+            row = session.execute(
+                select(Binding.external_id, Binding.local_id)
+                .where(Binding.entity == "variant", Binding.external_id.like("%:sku:%"))
+                .order_by(Binding.id)
+            ).first()
+        assert row is not None
+        listing_id = str(row[0]).split(":", 1)[0]
+        client = await service.connections.client_for(SHOP)
+        async with client:
+            shop = service.connections.shops.get(SHOP)
+            adapter = EtsyAdapter(client, int(shop.external_shop_id or 0))
+
+            async def on_etsy() -> dict[str, int]:
+                raw = (await adapter.listings_by_ids([listing_id]))[listing_id]
+                return adapter.stock_of(raw).quantities
+
+            before = await on_etsy()
+            with database.write() as session:
+                level = session.execute(
+                    select(StockLevel).where(StockLevel.variant_id == row[1])
+                ).scalar_one()
+                # One unit less (a lower offer always reaches Etsy, also for variants that
+                # share one Etsy quantity), or one more when there is none left.
+                change = -1 if level.on_hand - level.reserved >= 1 else 1
+                stock.record_moves(
+                    session,
+                    [stock.Move(row[1], level.warehouse_id, change, stock.ADJUST, "bench")],
+                )
+            changed_at = time.perf_counter()
+            while await on_etsy() == before:
+                if time.perf_counter() - changed_at > 300:
+                    raise RuntimeError("the change did not reach Etsy in 5 minutes")
+                await asyncio.sleep(0.5)
+            return time.perf_counter() - changed_at
+    finally:
+        stop.set()
+        await scheduler
+
+
+def change_to_etsy(size: int, qps: float, latency_ms: float, debounce: float) -> dict[str, Any]:
+    config = bench_config(listings=size, receipts=1, qps_limit=qps, latency_ms=latency_ms)
+    with tempfile.TemporaryDirectory() as tmp, sandbox_process(config) as sandbox:
+        database = sqlite_ledger(Path(tmp))
+        service = connect(
+            database, sandbox.base_url, sandbox.keystring, sandbox.shared_secret, qps=qps
+        )
+        asyncio.run(service.listings(SHOP, STATES))
+        asyncio.run(service.orders(SHOP))
+        seconds = asyncio.run(_change_to_etsy(service, database, Path(tmp), debounce))
+        database.dispose()
+    return {
+        "benchmark": "stock_change_to_etsy",
+        "workload": {"listings": size, "qps": qps, "latency_ms": latency_ms,
+                     "debounce_s": debounce, "tick_s": 5.0},
+        "seconds": round(seconds, 1),
+        "target_s": 60,
+        "machine": machine(),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size", type=int, default=1000, help="listings in the shop")
     parser.add_argument("--changed", type=int, default=300, help="listings whose stock changes")
     parser.add_argument("--qps", type=float, default=10)
     parser.add_argument("--latency-ms", type=float, default=150)
+    parser.add_argument(
+        "--to-etsy", action="store_true",
+        help="measure instead the time from one stock change to Etsy showing it, with the "
+        "embedded scheduler running (stock stream on, --debounce)",
+    )
+    parser.add_argument("--debounce", type=float, default=30.0)
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
-    result = run(args.size, args.changed, args.qps, args.latency_ms)
+    if args.to_etsy:
+        result = change_to_etsy(args.size, args.qps, args.latency_ms, args.debounce)
+    else:
+        result = run(args.size, args.changed, args.qps, args.latency_ms)
     emit(result, args.json)
     return result
 
