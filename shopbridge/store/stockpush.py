@@ -4,7 +4,9 @@ name with their bound variants and what each is offered, and `binding.last_pushe
 A listing binding's `last_pushed` holds what shopbridge last made the channel hold:
 {"quantities": {variant key: quantity}, "deactivated": bool, "at": ISO time}; "deactivated"
 is true while the listing is off sale because shopbridge took it off (nothing left to offer),
-"gone" is set when the channel no longer has the listing.
+"deactivating" is written just before shopbridge takes it off (so a run killed between the call
+and its commit is understood by the next), "gone" is set when the channel no longer has the
+listing.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ class ListingTarget:
     @property
     def deactivated(self) -> bool:
         return bool(self.last_pushed.get("deactivated"))
+
+    @property
+    def deactivating(self) -> bool:
+        """shopbridge was taking the listing off sale when its run stopped (see push.py)."""
+        return bool(self.last_pushed.get("deactivating"))
 
     @property
     def gone(self) -> bool:

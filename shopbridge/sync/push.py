@@ -329,7 +329,8 @@ class PushEngine:
         if plan.outcome == "nothing_to_sell":
             if state != "active":
                 if not dry_run:
-                    await self._store(self._settle, d, "unchanged", None, target.deactivated)
+                    ours = target.deactivated or (target.deactivating and state == "inactive")
+                    await self._store(self._settle, d, "unchanged", None, ours)
                 return None
             if target.deactivated:
                 message = (
@@ -346,6 +347,10 @@ class PushEngine:
                        "nothing left to offer: take the listing off sale")
             if dry_run:
                 return None
+            # Written ahead: killed after Etsy took it off sale and before the outcome is
+            # committed, the next run still knows shopbridge did it (and puts it back on sale
+            # when stock returns).
+            await self._store(self._intend_deactivation, target)
             try:
                 await self.writer.set_listing_active(listing, False)
             except ShopbridgeError as exc:
@@ -369,7 +374,7 @@ class PushEngine:
             if variant.key in d.why:
                 self._line(listing, variant.sku, variant.key, variant.quantity,
                            plan.sent.get(variant.key), d.why[variant.key])
-        reactivate = target.deactivated and state == "inactive"
+        reactivate = (target.deactivated or target.deactivating) and state == "inactive"
         if reactivate:
             self._line(listing, None, "-", None, sum(plan.sent.values()),
                        "stock is back: put the listing on sale again")
@@ -504,6 +509,11 @@ class PushEngine:
             history.save_counts(session, self.recorder.run_id, **self.recorder.counts.as_dict())
         if not deactivated:
             alerts.clear(self.database, _alert_key(self.shop.id, target.external_id))
+
+    def _intend_deactivation(self, target: ListingTarget) -> None:
+        target.last_pushed = {**target.last_pushed, "deactivating": True}
+        with self.database.write() as session:
+            stockpush.save_pushed(session, target.binding_id, target.last_pushed)
 
     def _conflict(self, d: _Decision, message: str) -> None:
         target = d.target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from push_helpers import (
     adjust,
     etsy_quantity,
@@ -20,6 +21,7 @@ from sync_harness import SHOP, build_harness
 from shopbridge.store import stock
 from shopbridge.store.db import Database
 from shopbridge.store.models import AlertState, Binding, SyncRecord, SyncRun
+from shopbridge.sync.push import PushEngine
 
 
 async def test_first_import_then_push_after_adjust(database: Database) -> None:
@@ -263,3 +265,41 @@ async def test_a_shop_that_does_not_push_stock(database: Database) -> None:
     adjust(database, sku, by=1)
     assert pending(database) == 0
     assert etsy_quantity(harness, listing.listing_id, sku) == before
+
+
+class Killed(Exception):
+    pass
+
+
+async def test_killed_between_taking_a_listing_off_sale_and_the_commit(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = await build_harness(database, push_config(listings=30, receipts=20))
+    await first_import(harness)
+    world, service = harness.world, harness.service
+    listing = pick_listings(harness, 1)[0]
+    sku = live_products(listing)[0].sku
+    adjust(database, sku, set_to=0)
+    original = PushEngine._settle
+
+    def crash(self: PushEngine, d: object, outcome: str, *args: object) -> None:
+        if outcome == "deactivated":
+            raise Killed  # the process dies here: nothing of the outcome lands
+        original(self, d, outcome, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PushEngine, "_settle", crash)
+    with pytest.raises(Killed):
+        await service.push_stock(SHOP)
+    monkeypatch.setattr(PushEngine, "_settle", original)
+    assert world.listing(listing.listing_id)[1].state == "inactive"  # Etsy took it off sale
+    assert pending(database) >= 1
+    # The next run finds it off sale and knows shopbridge did it ...
+    again = await service.push_stock(SHOP)
+    assert again.summary.status in ("succeeded", "partial"), again.summary.error
+    assert pending(database) == 0
+    # ... so it is put back on sale when stock returns.
+    adjust(database, sku, set_to=3)
+    back = await service.push_stock(SHOP)
+    assert back.summary.status == "succeeded", back.summary.error
+    assert world.listing(listing.listing_id)[1].state == "active"
+    assert etsy_quantity(harness, listing.listing_id, sku) == 3
