@@ -303,3 +303,36 @@ async def test_killed_between_taking_a_listing_off_sale_and_the_commit(
     assert back.summary.status == "succeeded", back.summary.error
     assert world.listing(listing.listing_id)[1].state == "active"
     assert etsy_quantity(harness, listing.listing_id, sku) == 3
+
+
+async def test_variants_sharing_one_etsy_quantity(database: Database) -> None:
+    harness = await build_harness(database, push_config(listings=80, receipts=40))
+    await first_import(harness)
+    world, service = harness.world, harness.service
+    listing = pick_listings(harness, 1, multi=True, shared=True, minimum=3)[0]
+    skus = [p.sku for p in live_products(listing)]
+    shared = etsy_quantity(harness, listing.listing_id, skus[0])
+    # A sale lowers the one quantity on Etsy; the ledger lowers only the sold variant's pool.
+    sell(harness, listing.listing_id)
+    world.advance(30)
+    await service.orders(SHOP)
+    after_sale = etsy_quantity(harness, listing.listing_id, skus[0])
+    assert after_sale < shared
+    result = await service.push_stock(SHOP)
+    assert result.summary.status == "succeeded", result.summary.error
+    # The unsold variants' pools still offer more, but Etsy's shared quantity is not raised.
+    assert all(etsy_quantity(harness, listing.listing_id, s) == after_sale for s in skus)
+    assert (await service.stock_drift(SHOP)).lines == []
+    # A restock of every variant reaches Etsy: raised by what the pool gained.
+    for sku in skus:
+        adjust(database, sku, by=3)
+    result = await service.push_stock(SHOP)
+    assert result.summary.status == "succeeded", result.summary.error
+    assert all(etsy_quantity(harness, listing.listing_id, s) == after_sale + 3 for s in skus)
+    # One variant lowered below the others: the shared quantity follows it down.
+    adjust(database, skus[0], by=-2)
+    shop_id = ledger_shop_id(harness)
+    lowest = min(offered(database, shop_id, s) for s in skus)
+    assert 0 < lowest < after_sale + 3
+    await service.push_stock(SHOP)
+    assert all(etsy_quantity(harness, listing.listing_id, s) == lowest for s in skus)
