@@ -33,6 +33,7 @@ from bench.common import (
     machine,
     peak_rss_mib,
     ratio,
+    rss_mib,
     sandbox_process,
     sqlite_ledger,
 )
@@ -109,11 +110,14 @@ def run(size: int, changed: int, qps: float = 10, latency_ms: float = 150) -> di
                 select(func.count()).select_from(per_item).where(per_item.c.n > 1)
             ).scalar_one()
         picked = _lower(database, changed)
+        rss_before = rss_mib()
         started = time.perf_counter()
         pulled = asyncio.run(service.orders(SHOP, trigger="schedule"))
         pushed = asyncio.run(service.push_stock(SHOP, trigger="schedule"))
         wall = time.perf_counter() - started
+        rss_after_push = rss_mib()
         drift = asyncio.run(service.stock_drift(SHOP))
+        rss_after_drift = rss_mib()
         with database.read() as session:
             left = session.execute(
                 select(func.count()).select_from(Outbox).where(Outbox.status == "pending")
@@ -145,6 +149,9 @@ def run(size: int, changed: int, qps: float = 10, latency_ms: float = 150) -> di
         "time_ratio": ratio(wall, calls / qps),
         "pending_after": left,
         "drift_after": len(drift.lines),
+        "rss_before_push_mib": rss_before,
+        "rss_after_push_mib": rss_after_push,
+        "rss_after_drift_mib": rss_after_drift,  # drift reads every listing
         "peak_rss_mib": peak_rss_mib(),
         "machine": machine(),
     }
