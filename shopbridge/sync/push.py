@@ -191,6 +191,10 @@ class PushEngine:
         for start in range(0, len(binding_ids), PAGE):
             page = binding_ids[start : start + PAGE]
             done.update(page)
+            if self._pulled is None:
+                # Orders pulled earlier in the run queued rows too: the offers read now
+                # cover them.
+                pending = await self._store(self._pending, 0)
             found = await self._store(self._targets, page, pending)
             error = await self._page(found, dry_run)
             if error is not None:
