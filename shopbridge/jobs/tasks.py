@@ -17,7 +17,7 @@ from shopbridge.config import Settings
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import ShopbridgeError
 from shopbridge.jobs import alerts, retries
-from shopbridge.store import leases, requestlog, schedules
+from shopbridge.store import leases, requestlog, schedules, stockpush
 from shopbridge.store import runs as history
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import update_rate
@@ -148,6 +148,9 @@ def maintenance(runtime: JobRuntime) -> int:
                            settings.retention_failed_days)
     calls = requestlog.prune(runtime.database, timedelta(days=settings.request_log_days),
                              runtime.clock())
+    stockpush.prune_settled(
+        runtime.database, runtime.clock() - timedelta(days=settings.retention_succeeded_days)
+    )
     orphans = history.close_orphaned(runtime.database)
     if orphans:
         log.info("closed %d run(s) left running by a process that died", orphans)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import as_utc
@@ -278,6 +278,15 @@ def rebind_variants(
         binding.remote_state = remote
         changed += 1
     return changed
+
+
+def prune_settled(database: Database, before: datetime) -> int:
+    """Delete outbox rows settled (done, skipped, failed) before `before`: pending ones stay."""
+    with database.write() as session:
+        result = session.execute(
+            delete(Outbox).where(Outbox.status != PENDING, Outbox.created_at < before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def queue_listing(session: Session, shop_id: int, external_id: str) -> int:

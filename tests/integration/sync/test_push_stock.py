@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from push_helpers import (
     adjust,
@@ -18,7 +20,8 @@ from push_helpers import (
 from sqlalchemy import select
 from sync_harness import SHOP, build_harness
 
-from shopbridge.store import stock
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.store import stock, stockpush
 from shopbridge.store.db import Database
 from shopbridge.store.models import AlertState, Binding, SyncRecord, SyncRun
 from shopbridge.sync.push import PushEngine
@@ -67,6 +70,10 @@ async def test_first_import_then_push_after_adjust(database: Database) -> None:
     assert again.summary.api_calls == 0
     drift = await service.stock_drift(SHOP)
     assert drift.lines == []
+    # Maintenance deletes settled outbox rows past retention, never a pending one.
+    adjust(database, sku, by=1)
+    assert stockpush.prune_settled(database, utcnow() + timedelta(days=1)) >= 1
+    assert pending(database) == 1
 
 
 def _runs(database: Database, stream: str) -> list[tuple[str, str]]:
