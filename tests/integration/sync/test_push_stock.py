@@ -27,9 +27,10 @@ from shopbridge.store.models import AlertState, Binding, SyncRecord, SyncRun
 from shopbridge.sync.push import PushEngine
 
 
-async def test_first_import_then_push_after_adjust(database: Database) -> None:
+@pytest.mark.parametrize("orders_first", [False, True], ids=["catalog-first", "orders-first"])
+async def test_first_import_then_push_after_adjust(database: Database, orders_first: bool) -> None:
     harness = await build_harness(database, push_config(listings=60, receipts=150))
-    await first_import(harness)
+    await first_import(harness, orders_first=orders_first)
     service, world = harness.service, harness.world
     # Right after the first import the pool agrees with Etsy: nothing to push, no drift.
     assert pending(database) == 0
