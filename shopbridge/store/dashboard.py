@@ -1,5 +1,6 @@
 """Read models the dashboard needs beyond the CLI's: shops with their state and open error
-counts, a customer with their orders."""
+counts, a customer with their orders, a run's records with whether a payload was kept, one
+record's payload."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shopbridge.domain.money import Money
 from shopbridge.store.db import Database
-from shopbridge.store.models import Customer, SalesOrder, Shop, SyncError
+from shopbridge.store.models import Customer, SalesOrder, Shop, SyncError, SyncRecord
 
 REMOVED = "removed"
 CUSTOMER_ORDERS = 200
@@ -79,4 +80,53 @@ def customer_detail(session: Session, customer_id: int) -> dict[str, Any] | None
             }
             for r in orders
         ],
+    }
+
+
+def run_records(
+    session: Session, run_id: int, limit: int = 500, after: int | None = None
+) -> list[dict[str, Any]]:
+    """A run's records in order (keyset: ids above `after`), each saying whether its payload
+    was kept (payloads are kept with failures, for replay)."""
+    query = (
+        select(
+            SyncRecord.id,
+            SyncRecord.entity,
+            SyncRecord.external_id,
+            SyncRecord.outcome,
+            SyncRecord.error,
+            SyncRecord.payload.is_not(None),
+        )
+        .where(SyncRecord.run_id == run_id)
+        .order_by(SyncRecord.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(SyncRecord.id > after)
+    return [
+        {
+            "id": r[0],
+            "entity": r[1],
+            "external_id": r[2],
+            "outcome": r[3],
+            "error": r[4],
+            "has_payload": bool(r[5]),
+        }
+        for r in session.execute(query)
+    ]
+
+
+def record_payload(session: Session, run_id: int, record_id: int) -> dict[str, Any] | None:
+    """One record of a run with its payload, or None."""
+    record = session.get(SyncRecord, record_id)
+    if record is None or record.run_id != run_id:
+        return None
+    return {
+        "id": record.id,
+        "run": record.run_id,
+        "entity": record.entity,
+        "external_id": record.external_id,
+        "outcome": record.outcome,
+        "error": record.error,
+        "payload": record.payload,
     }

@@ -188,7 +188,9 @@ class ShopRepository:
                     channel=channel,
                     status="pending",
                     api_url=api_url.rstrip("/"),
-                    api_key_id=api_key_id(str(credentials.get("keystring", ""))),
+                    api_key_id=api_key_id(
+                        str(credentials.get("keystring") or credentials.get("consumer_key", ""))
+                    ),
                     warehouse_id=_warehouse_id(session, warehouse) if warehouse else None,
                     settings={},
                     credentials=self.vault.encrypt_json(credentials),

@@ -32,6 +32,12 @@ class Adjust(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class Shipment(BaseModel):
+    carrier: str | None = Field(None, max_length=200)
+    tracking: str | None = Field(None, max_length=255)
+    note: str | None = Field(None, max_length=500)
+
+
 class NewShop(BaseModel):
     name: str = Field(max_length=64)
     keystring: str = Field(max_length=200)
@@ -97,6 +103,10 @@ def router(dash: Dashboard) -> APIRouter:
     def run(run_id: int) -> dict[str, Any]:
         return dash.run(run_id)
 
+    @r.get("/runs/{run_id}/records/{record_id}", summary="One record of a run, with its payload")
+    def record(run_id: int, record_id: int) -> dict[str, Any]:
+        return dash.record(run_id, record_id)
+
     @r.post("/runs/{run_id}/resync", status_code=202)
     def resync(run_id: int) -> dict[str, Any]:
         return dash.resync(run_id).as_dict()
@@ -132,6 +142,12 @@ def router(dash: Dashboard) -> APIRouter:
     @r.get("/orders/{shop}/{number}")
     def order(shop: str, number: str) -> dict[str, Any]:
         return dash.order(shop, number)
+
+    @r.post("/orders/{shop}/{number}/ship",
+            summary="Tell the channel the order shipped (carrier and tracking code)")
+    async def ship(shop: str, number: str, body: Shipment) -> dict[str, Any]:
+        return await dash.ship(shop, number, body.carrier or "", body.tracking or "",
+                               body.note or "", None)
 
     @r.get("/customers")
     def customers(shop: str | None = None, search: str | None = None,

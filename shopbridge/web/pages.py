@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shopbridge.errors import ShopbridgeError
 from shopbridge.jobs.schedule import STREAMS
-from shopbridge.web.services import SYNC_STREAMS, Dashboard
+from shopbridge.web.services import ACTIONS, SYNC_STREAMS, Dashboard
 
 Render = Callable[..., HTMLResponse]
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "canceled", "refunded", "void")
@@ -52,7 +52,7 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     def overview(request: Request) -> Response:
         shops = dash.shops()
         return page(request, "overview.html", shops=shops, alerts=dash.alerts(shops),
-                    streams=SYNC_STREAMS)
+                    streams=SYNC_STREAMS, actions=ACTIONS)
 
     # --- shops -----------------------------------------------------------------------------
 
@@ -85,7 +85,8 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
         streams: dict[str, Any] = next(
             (s["streams"] for s in dash.shops() if s["name"] == shop["name"]), {}
         )
-        return page(request, "shop.html", shop=shop, streams=streams, sync_streams=SYNC_STREAMS)
+        return page(request, "shop.html", shop=shop, streams=streams, sync_streams=SYNC_STREAMS,
+                    actions=ACTIONS)
 
     @r.post("/shops/{name}/connect", response_class=HTMLResponse)
     def connect(request: Request, name: str) -> Response:
@@ -155,6 +156,10 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     @r.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: int) -> Response:
         return page(request, "run.html", run=dash.run(run_id))
+
+    @r.get("/runs/{run_id}/records/{record_id}", response_class=HTMLResponse)
+    def record_page(request: Request, run_id: int, record_id: int) -> Response:
+        return page(request, "record.html", record=dash.record(run_id, record_id))
 
     @r.post("/runs/{run_id}/resync", response_class=HTMLResponse)
     def resync(request: Request, run_id: int) -> Response:
@@ -241,7 +246,24 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
 
     @r.get("/orders/{shop}/{number}", response_class=HTMLResponse)
     def order_page(request: Request, shop: str, number: str) -> Response:
-        return page(request, "order.html", order=dash.order(shop, number))
+        return page(request, "order.html", order=dash.order(shop, number), ship_error=None,
+                    typed={})
+
+    @r.post("/orders/{shop}/{number}/ship", response_class=HTMLResponse)
+    async def ship(request: Request, shop: str, number: str, carrier: str = Form(""),
+                   tracking: str = Form(""), note: str = Form("")) -> Response:
+        try:
+            result = await dash.ship(shop, number, carrier, tracking, note, request.state.user)
+        except ShopbridgeError as exc:
+            return page(request, "order.html", 400, order=dash.order(shop, number),
+                        ship_error=str(exc), typed={"carrier": carrier[:100],
+                                                    "tracking": tracking[:100]})
+        if not result["ok"]:
+            return page(request, "order.html", 400, order=dash.order(shop, number),
+                        ship_error=f"{result['outcome']}: {result['message']}",
+                        typed={"carrier": carrier[:100], "tracking": tracking[:100]})
+        flash(request, f"order {number}: {result['outcome']}: {result['message']}")
+        return back(f"/orders/{quote(shop)}/{quote(number)}")
 
     @r.get("/customers", response_class=HTMLResponse)
     def customers_page(request: Request, shop: str | None = None, search: str | None = None,

@@ -25,7 +25,8 @@ from shopbridge.sync.runs import RunSummary
 RUNNING, DONE, FAILED = "running", "done", "failed"
 KEEP = 200  # finished jobs remembered (their runs stay in the history)
 
-Work = Callable[[Progress], Coroutine[Any, Any, RunSummary | None]]
+# A run's summary, or a push's result (its summary and the lines it changed or found).
+Work = Callable[[Progress], Coroutine[Any, Any, Any]]
 
 
 @dataclass
@@ -38,6 +39,7 @@ class SyncJob:
     done: int = 0
     total: int | None = None
     summary: dict[str, Any] | None = None
+    lines: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     finished_at: datetime | None = field(default=None)
 
@@ -68,6 +70,7 @@ class SyncJob:
             else None,
             "run": self.summary.get("run") if self.summary else None,
             "summary": self.summary,
+            "lines": self.lines,
             "error": self.error,
         }
 
@@ -105,7 +108,9 @@ class Runner:
 
     async def _run(self, job: SyncJob, work: Work) -> None:
         try:
-            summary = await work(job.progress)
+            result = await work(job.progress)
+            summary: RunSummary | None = getattr(result, "summary", result)
+            job.lines = [line.as_dict() for line in getattr(result, "lines", [])]
         except ShopbridgeError as exc:
             job.state, job.error = FAILED, str(exc)
         except Exception as exc:

@@ -8,6 +8,7 @@ person can act on; the routes show it.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,12 +35,16 @@ from shopbridge.store.db import Database
 from shopbridge.sync.errors import ErrorQueue
 from shopbridge.sync.pull import Progress
 from shopbridge.sync.runs import RunSummary
+from shopbridge.sync.ship import ShipmentService, ShipRequest
 from shopbridge.web.runner import Runner, SyncJob
 
 PAGE = 50
 MAX_TEXT = 200  # a search or a name longer than this is cut, not an error page
-MAX_TRACKING = 64
-SYNC_STREAMS = ("orders", "listings", "reconcile")
+MAX_TRACKING = 255  # as sync/ship.py allows
+# What a person can start now: the pulls, a stock push (pending changes) and a drift check
+# (every listing read and compared with what shopbridge offers; changes nothing).
+SYNC_STREAMS = ("orders", "listings", "reconcile", "stock", "drift")
+ACTIONS = {"stock": "push stock", "drift": "check drift"}
 
 
 @dataclass
@@ -180,11 +185,15 @@ class Dashboard:
         shop = self.connections.shops.get(name[:MAX_TEXT])
         service = self.runtime.service
 
-        async def work(progress: Progress) -> RunSummary:
+        async def work(progress: Progress) -> Any:
             if stream == "orders":
                 return await service.orders(shop.name, progress=progress)
             if stream == "listings":
                 return await service.listings(shop.name, LISTING_STATES, progress=progress)
+            if stream == "stock":
+                return await service.push_stock(shop.name)
+            if stream == "drift":
+                return await service.stock_drift(shop.name)
             return await service.reconcile(shop.name, progress=progress)
 
         return self.runner.start(shop.name, stream, work)
@@ -211,10 +220,21 @@ class Dashboard:
                                  before[0] if before else None)
         return _page(rows, lambda r: str(r["id"]))
 
-    def run(self, run_id: int, limit: int | None = 500) -> dict[str, Any]:
-        found = history.get_run(self.database, run_id, limit)
+    def run(self, run_id: int, limit: int = 500) -> dict[str, Any]:
+        """The run, its first `limit` records (each with whether its payload was kept) and how
+        many it has."""
+        found = history.get_run(self.database, run_id, 0)
         if found is None:
             raise LookupError(f"no run {run_id}")
+        with self.database.read() as session:
+            found["records"] = dashboard.run_records(session, run_id, limit)
+        return found
+
+    def record(self, run_id: int, record_id: int) -> dict[str, Any]:
+        with self.database.read() as session:
+            found = dashboard.record_payload(session, run_id, record_id)
+        if found is None:
+            raise LookupError(f"no record {record_id} in run {run_id}")
         return found
 
     # --- errors -------------------------------------------------------------------------------
@@ -286,6 +306,25 @@ class Dashboard:
                 return details.order_detail(session, shop[:MAX_TEXT], number[:MAX_TEXT])
             except ShopbridgeError as exc:  # no such shop or order: not found
                 raise LookupError(str(exc)) from None
+
+    async def ship(self, shop: str, number: str, carrier: str, tracking: str, note: str,
+                   user: str | None) -> dict[str, Any]:
+        """Tell the channel the order shipped (sync/ship.py: checked against the ledger first,
+        recorded as pending, read back from the channel, posted once)."""
+        if len(tracking) > MAX_TRACKING:
+            raise ShopbridgeError(
+                f"the tracking code is {len(tracking)} characters: at most {MAX_TRACKING}")
+        if len(carrier) > MAX_TEXT or len(note) > 500:
+            raise ShopbridgeError("the carrier or the note is too long")
+        order = await asyncio.to_thread(self.order, shop, number)
+        receipt = order["receipt_id"] or order["number"]
+        service = ShipmentService(self.connections, holder=self.runtime.holder,
+                                  lease_ttl=self.runtime.lease_ttl)
+        request = ShipRequest(order["shop"], str(receipt), carrier.strip() or None,
+                              tracking.strip() or None, note.strip() or None)
+        (result,) = await service.ship([request], source="web",
+                                       actor=f"web:{user}" if user else None)
+        return {**result.as_dict(), "ok": result.ok}
 
     def customers(self, shop: str | None, search: str | None, after: str | None) -> Page:
         where = queries.ViewFilter(shop=_text(shop), search=_text(search),

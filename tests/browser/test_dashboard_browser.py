@@ -3,9 +3,10 @@
 One seller's day: first user, log out and in (a wrong password first), add the sandbox shop,
 connect it through the OAuth redirect to the dashboard's callback, sync listings and orders now
 and watch the progress finish, open the run, retry a failed record, link an unmatched variant,
-adjust stock, log out. Every main page passes axe-core (vendored) with no serious or critical
-violation, at desktop and phone widths; requests without a session, with a wrong CSRF token or
-from another origin are refused. Screenshots go to SHOPBRIDGE_SCREENSHOTS (a directory) when set.
+adjust stock, ship an order, log out. Every main page passes axe-core (vendored) with no
+serious or critical violation, at desktop and phone widths; requests without a session, with a
+wrong CSRF token or from another origin are refused. Screenshots go to SHOPBRIDGE_SCREENSHOTS
+(a directory) when set.
 
 Outside CI the test is skipped, with the reason, only when Chromium is missing; with CI=true a
 missing Chromium fails it (`make test` installs Debian's chromium first).
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
@@ -140,7 +142,8 @@ def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable,
                                              args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900},
+                                      timezone_id="Asia/Tokyo", locale="en-US")
         page = context.new_page()
         page.set_default_timeout(30_000)
         errors: list[str] = []
@@ -196,6 +199,20 @@ def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
         expect(page.get_by_role("cell", name="created").first).to_be_visible()
         axe_check(page, "run")
         shot(page, "run")
+
+        # Times in the viewer's timezone (UTC+9 here), the UTC instant kept as the title.
+        stamp = page.locator("time[datetime]").first
+        iso = stamp.get_attribute("datetime")
+        assert iso and stamp.get_attribute("title") == iso
+        shown = datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Tokyo"))
+        assert f"{shown.hour % 12 or 12}:{shown.minute:02d}" in stamp.inner_text()
+
+        # Keyboard: the first Tab reaches the skip link, Enter moves focus to the content.
+        page.goto("/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"
 
         # Every main page: renders, is accessible, at desktop and phone widths.
         pages = ["/", "/shops", "/orders", "/customers", "/items", "/stock", "/runs", "/errors",
@@ -261,6 +278,20 @@ def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
         expect(page.get_by_role("status").first).to_contain_text(f"{sku}: on hand")
         expect(page.get_by_role("cell", name="found in the back")).to_be_visible()
         axe_check(page, "stock moves")
+
+        # Ship an order: a carrier without a tracking code is refused on the page (a 10,000-
+        # character code cannot be typed: the field holds 255; the server's refusal of longer
+        # ones is in tests/web), then it is posted.
+        page.goto("/orders?status=paid")
+        page.locator("table a[href^='/orders/']").first.click()
+        page.get_by_label("Carrier").fill("usps")
+        page.get_by_role("button", name=re.compile("Mark shipped")).click()
+        expect(page.get_by_role("alert")).to_contain_text("without a tracking code")
+        page.get_by_label("Tracking code").fill("9400111899223817250000")
+        page.get_by_role("button", name=re.compile("Mark shipped")).click()
+        expect(page.get_by_role("status").first).to_contain_text("posted")
+        expect(page.get_by_text("USPS 9400111899223817250000")).to_be_visible()
+        axe_check(page, "shipped order")
 
         # Refusals: another origin, a wrong CSRF token, no session.
         api = page.request

@@ -247,3 +247,82 @@ def test_api_with_a_token(client: TestClient, sandbox: SandboxHandle, database: 
     assert client.post(f"/api/v1/shops/{SHOP}/resume").status_code == 403
     assert api.post(f"/api/v1/shops/{SHOP}/resume").json()["status"] == "connected"
     assert "/api/v1/orders" in api.get("/api/openapi.json").json()["paths"]
+
+
+def test_ship_an_order_push_stock_and_drift(
+    client: TestClient, sandbox: SandboxHandle, database: Database
+) -> None:
+    connect(client, sandbox)
+    sync(client, "listings")
+    sync(client, "orders")
+    open_orders = re.findall(r'href="/orders/crafts/([^"]+)"',
+                             client.get("/orders?status=paid").text)
+    assert open_orders
+    number = open_orders[0]
+    page = client.get(f"/orders/{SHOP}/{number}").text
+    assert "Ship it" in page
+    long = post(client, f"/orders/{SHOP}/{number}/ship", carrier="usps", tracking="9" * 10_000)
+    assert long.status_code == 400 and "at most 255" in long.text and "Traceback" not in long.text
+    lonely = post(client, f"/orders/{SHOP}/{number}/ship", carrier="usps")
+    assert lonely.status_code == 400 and "without a tracking code" in lonely.text
+    shipped = post(client, f"/orders/{SHOP}/{number}/ship", carrier="usps",
+                   tracking="9400111899223817250000")
+    assert shipped.status_code == 303, shipped.text
+    page = client.get(shipped.headers["location"]).text
+    assert "posted" in page and "9400111899223817250000" in page and "Ship it" not in page
+
+    pushed = sync(client, "stock")
+    assert pushed["state"] == "done", pushed
+    drift = sync(client, "drift")
+    assert drift["state"] == "done" and drift["summary"]["stream"] == "drift"
+    assert "Check drift now" in client.get(f"/shops/{SHOP}").text
+
+
+def test_errors_retry_dismiss_in_bulk_and_a_records_payload(
+    client: TestClient, sandbox: SandboxHandle, database: Database
+) -> None:
+    from shopbridge.store import history
+    from shopbridge.store.models import Shop, SyncError
+
+    connect(client, sandbox)
+    receipts = list(sandbox.sandbox.shop_state(sandbox.shops[0][1]).receipts)
+    with database.write() as session:
+        shop_id = session.execute(select(Shop.id).where(Shop.name == SHOP)).scalar_one()
+        run_id = history.start_run(session, shop_id, "orders", "manual").id
+        for external_id in (str(receipts[0]), str(receipts[1]), "999", "998"):
+            history.record_failure(session, shop_id, run_id, "receipt", external_id, "boom",
+                                   {"receipt_id": external_id})
+            history.record_outcome(session, run_id, "receipt", external_id, "failed", "boom",
+                                   {"receipt_id": external_id})
+    listed = client.get("/errors").text
+    ids = {receipt: error_id for error_id, receipt in
+           re.findall(r'name="ids" value="(\d+)".*?receipt (\d+)</td>', listed)}
+    assert set(ids) == {str(receipts[0]), str(receipts[1]), "999", "998"}
+    # Bulk retry of the two real receipts: both land; the forged ones stay.
+    form = {"csrf": csrf(client, "/errors"), "ids": [ids[str(receipts[0])], ids[str(receipts[1])]]}
+    retried = client.post("/errors/retry", data=form, follow_redirects=False)
+    assert retried.status_code == 303
+    assert "retried 2: 2 landed, 0 still fail" in client.get("/errors").text
+    # One by one: the unknown receipt still fails, with the channel's reason.
+    one = client.post(f"/errors/{ids['999']}/retry", data={"csrf": csrf(client, "/errors")},
+                      follow_redirects=False)
+    assert one.status_code == 303
+    page = client.get("/errors").text
+    assert "1 still fail" in page and "404" in page
+    dismissed = client.post("/errors/dismiss", data={"csrf": csrf(client, "/errors"),
+                                                     "ids": [ids["999"], ids["998"]]},
+                            follow_redirects=False)
+    assert dismissed.status_code == 303
+    assert "dismissed 2 error(s)" in client.get("/errors").text
+    with database.read() as session:
+        statuses = sorted(e.status for e in session.execute(select(SyncError)).scalars())
+    assert statuses == ["dismissed", "dismissed"]
+    assert "No open errors" in client.get("/errors").text
+    assert client.get("/errors?every=true").text.count("dismissed") >= 2
+    assert post(client, "/errors/dismiss").status_code == 400  # nothing chosen
+
+    run = client.get(f"/runs/{run_id}").text
+    link = re.search(rf'href="(/runs/{run_id}/records/\d+)">payload of 999', run).group(1)
+    record = client.get(link).text
+    assert "&#34;receipt_id&#34;: &#34;999&#34;" in record or '"receipt_id": "999"' in record
+    assert client.get(f"/runs/{run_id}/records/99999").status_code == 404
