@@ -46,6 +46,34 @@ class NewShop(BaseModel):
     warehouse: str | None = Field(None, max_length=200, description="Stock comes from here.")
 
 
+def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The API's operations as /api/docs lists them: method, path, summary, parameters and the
+    request body's fields, from the OpenAPI document."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    out = []
+    for path, methods in spec.get("paths", {}).items():
+        if not path.startswith("/api/v1"):
+            continue
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = body.get("schema", {}).get("$ref", "")
+            fields = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}) if ref else {}
+            out.append({
+                "method": method.upper(),
+                "path": path,
+                "summary": op.get("summary") or "",
+                "parameters": [
+                    {"name": p["name"], "in": p["in"], "required": p.get("required", False)}
+                    for p in op.get("parameters", [])
+                ],
+                "body": [
+                    {"name": name, "description": field.get("description", "")}
+                    for name, field in fields.items()
+                ],
+            })
+    return out
+
+
 def _page(found: Any) -> dict[str, Any]:
     return {"rows": found.rows, "next": found.next}
 

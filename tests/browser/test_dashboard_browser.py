@@ -216,7 +216,7 @@ def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
 
         # Every main page: renders, is accessible, at desktop and phone widths.
         pages = ["/", "/shops", "/orders", "/customers", "/items", "/stock", "/runs", "/errors",
-                 "/schedules", "/requests", "/budget", "/items/unmatched"]
+                 "/schedules", "/requests", "/budget", "/items/unmatched", "/api/docs"]
         for path in pages:
             page.goto(path)
             axe_check(page, path)

@@ -247,6 +247,10 @@ def test_api_with_a_token(client: TestClient, sandbox: SandboxHandle, database: 
     assert client.post(f"/api/v1/shops/{SHOP}/resume").status_code == 403
     assert api.post(f"/api/v1/shops/{SHOP}/resume").json()["status"] == "connected"
     assert "/api/v1/orders" in api.get("/api/openapi.json").json()["paths"]
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "<code>/api/v1/orders/{shop}/{number}/ship</code>" in docs.text
+    assert "<script>" not in docs.text and "cdn" not in docs.text.lower()
 
 
 def test_ship_an_order_push_stock_and_drift(
