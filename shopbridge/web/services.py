@@ -201,7 +201,7 @@ class Dashboard:
     def job(self, job_id: int) -> SyncJob:
         job = self.runner.get(job_id)
         if job is None:
-            raise ShopbridgeError(f"no sync job {job_id} (jobs are kept while the server runs)")
+            raise LookupError(f"no sync job {job_id} (jobs are kept while the server runs)")
         return job
 
     def resync(self, run_id: int) -> SyncJob:

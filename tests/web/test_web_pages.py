@@ -330,3 +330,26 @@ def test_errors_retry_dismiss_in_bulk_and_a_records_payload(
     record = client.get(link).text
     assert "&#34;receipt_id&#34;: &#34;999&#34;" in record or '"receipt_id": "999"' in record
     assert client.get(f"/runs/{run_id}/records/99999").status_code == 404
+
+
+def test_empty_loading_and_error_states_of_the_lists(client: TestClient) -> None:
+    htmx = {"hx-request": "true", "hx-target": "results"}
+    for path, empty in (("/orders", "No orders"), ("/customers", "No customers"),
+                        ("/items", "No items"), ("/stock", "No stock"), ("/runs", "No runs"),
+                        ("/errors", "No open errors"), ("/requests", "No API calls"),
+                        ("/schedules", "nothing is scheduled"), ("/budget", "no calls"),
+                        ("/items/unmatched", "Nothing is waiting"), ("/shops", "No shops yet")):
+        page = client.get(path)
+        assert page.status_code == 200 and empty in page.text, path
+        if 'id="results"' in page.text:  # a list: its filter form shows a loading indicator
+            assert 'class="htmx-indicator"' in page.text, path
+            alone = client.get(path, headers=htmx)
+            assert empty in alone.text and "<html" not in alone.text, path
+    # An error answers the results alone too (htmx swaps 4xx answers: see base.html's config).
+    bad = client.get("/orders?since=yesterday", headers=htmx)
+    assert bad.status_code == 400 and "not a date" in bad.text and "<html" not in bad.text
+    assert client.get("/orders?after=nonsense").status_code == 400
+    assert client.get("/stock?warehouse=nowhere").status_code == 400
+    unknown = client.get("/orders?shop=nowhere")
+    assert unknown.status_code == 400 and "no shop named" in unknown.text
+    assert client.get("/jobs/12345").status_code == 404
