@@ -58,6 +58,11 @@ class ChannelAdapter(Protocol):
         reconcile sweep must see cancellations the update time does not show."""
         ...
 
+    def shipped_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        """Orders created in [start, end) that are shipped: a sweep for what changes on them
+        without an update time (a ship-by date moved after shipping)."""
+        ...
+
     async def order(self, external_id: str) -> Raw:
         """One order by its channel id (a resync of a single record); GoneError when the
         channel no longer serves it."""

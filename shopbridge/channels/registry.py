@@ -10,17 +10,22 @@ from typing import Any
 from shopbridge.channels.base import ChannelAdapter, ChannelWriter
 from shopbridge.channels.etsy import mapping as etsy_mapping
 from shopbridge.channels.etsy.adapter import EtsyAdapter
+from shopbridge.channels.woocommerce.adapter import WooAdapter
 from shopbridge.domain.money import Money
 from shopbridge.errors import ConfigError
 
 ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
     "etsy": EtsyAdapter,
+    # WooAdapter has no shipped_orders (the sweep of shipped orders) yet.
+    "woocommerce": WooAdapter,  # type: ignore[dict-item]
 }
 
 
 # Channels that take stock and shipments back (the push engine's side of the same adapters).
 WRITERS: dict[str, Callable[[Any, int], ChannelWriter]] = {
     "etsy": EtsyAdapter,
+    # WooAdapter has no stock_of / plan_stock (the stock pusher's read and plan) yet.
+    "woocommerce": WooAdapter,  # type: ignore[dict-item]
 }
 
 

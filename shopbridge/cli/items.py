@@ -12,9 +12,8 @@ from typing import Any
 import typer
 
 from shopbridge.cli.context import app_context
-from shopbridge.cli.ledger import show_view
-from shopbridge.cli.options import ALL, FORMAT, JSON, LIMIT, OutputFormat
-from shopbridge.cli.output import emit, emit_object
+from shopbridge.cli.options import ALL, FORMAT, JSON, LIMIT, OutputFormat, resolve_format
+from shopbridge.cli.output import emit, emit_object, export_view
 from shopbridge.domain.records import ListingState
 from shopbridge.store import catalog, details, queries, variant_links
 
@@ -49,15 +48,17 @@ def items(
     """
     if ctx.invoked_subcommand is not None:
         return
+    fmt = resolve_format(fmt, as_json, every, limit)
     where = queries.ViewFilter(shop=shop, status=status.value if status else None, search=search)
-    def rows(session: Any, where: queries.ViewFilter, limit: int | None) -> Any:
-        found = queries.item_rows(session, where, limit)
-        if as_json or fmt in (OutputFormat.JSON, OutputFormat.JSONL):
+
+    def rows(session: Any, cap: int | None) -> Any:
+        found = queries.item_rows(session, where, cap)
+        if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
             # JSON carries each item's variants (SKU, attributes, prices per channel, stock).
             return details.with_variants(session, found)
         return found
 
-    show_view(ctx, rows, "Items", where, limit, every, fmt, as_json)
+    export_view(app_context(ctx).database(), rows, "Items", fmt.value, None if every else limit)
 
 
 @app.command("show")

@@ -26,7 +26,7 @@ from shopbridge.cli.options import (
     parse_moment,
     resolve_format,
 )
-from shopbridge.cli.output import emit, emit_object, emit_rows
+from shopbridge.cli.output import emit, emit_object, export_view
 from shopbridge.domain.records import OrderStatus
 from shopbridge.store import details, queries
 
@@ -45,11 +45,14 @@ def show_view(
     table_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     fmt = resolve_format(fmt, as_json, every, limit)
-    with app_context(ctx).database().read() as session:
-        rows = source(session, where, None if every else limit)
-        if fmt == OutputFormat.TABLE and table_row is not None:
-            rows = (table_row(row) for row in rows)
-        emit_rows(rows, title, fmt.value)
+    export_view(
+        app_context(ctx).database(),
+        lambda session, cap: source(session, where, cap),
+        title,
+        fmt.value,
+        None if every else limit,
+        table_row,
+    )
 
 
 def order_table_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import csv
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -152,3 +152,25 @@ def emit_rows(rows: Iterable[dict[str, Any]], title: str, fmt: str) -> int:
         raise ValueError(f"unknown format {fmt!r}")
     out.flush()
     return count
+
+
+RowReader = Callable[[Any, int | None], Iterable[dict[str, Any]]]  # (session, limit) -> rows
+
+
+def export_view(
+    database: Any,
+    read: RowReader,
+    title: str,
+    fmt: str,
+    limit: int | None,
+    flat: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    flat_formats: frozenset[str] = frozenset({"table"}),
+) -> int:
+    """A ledger view or export: `read(session, limit)` runs inside one read transaction and its
+    rows stream out in `fmt` (see emit_rows); `flat` reshapes each row for the formats in
+    `flat_formats` (a table for people, a CSV's flat cells). Returns how many rows went out."""
+    with database.read() as session:
+        rows = read(session, limit)
+        if flat is not None and fmt in flat_formats:
+            rows = (flat(row) for row in rows)
+        return emit_rows(rows, title, fmt)

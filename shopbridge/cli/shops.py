@@ -148,6 +148,55 @@ def add_etsy(
     console.print(f"added shop [bold]{shop.name}[/bold]: now run `shopbridge shop connect {name}`")
 
 
+WOO_SECRET_ENV = "SHOPBRIDGE_WOO_CONSUMER_SECRET"  # noqa: S105 (a variable name)
+
+
+@add_app.command("woocommerce")
+def add_woocommerce(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name", help="A name for this shop."),
+    url: str = typer.Option(
+        ..., "--url", help="The site's address (https; http only on this machine: the sandbox)."
+    ),
+    consumer_key: str = typer.Option(..., "--consumer-key", help="The REST API key (ck_...)."),
+    consumer_secret: str | None = typer.Option(
+        None,
+        "--consumer-secret",
+        envvar=WOO_SECRET_ENV,
+        show_envvar=True,
+        show_default=False,
+        help="The REST API secret (cs_...). A flag shows in `ps` and shell history: prefer the "
+        "environment variable, --consumer-secret-stdin, or the hidden prompt.",
+    ),
+    consumer_secret_stdin: bool = typer.Option(
+        False, "--consumer-secret-stdin", help="Read the secret from standard input's first line."
+    ),
+    warehouse: str | None = typer.Option(None, "--warehouse", help="Stock comes from here."),
+    as_json: bool = JSON,
+) -> None:
+    """Register a WooCommerce site (keys stored encrypted); then `shop connect` checks them."""
+    service = _service(ctx)
+    service.shops.check_new_name(name)
+    if consumer_secret_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    elif consumer_secret is not None:
+        secret = consumer_secret
+    elif _interactive():
+        secret = str(typer.prompt("WooCommerce consumer secret", hide_input=True))
+    else:
+        secret = ""
+    if not secret.strip():
+        raise ShopbridgeError(
+            f"the consumer secret is required: --consumer-secret, {WOO_SECRET_ENV}, "
+            "--consumer-secret-stdin, or type it when asked (in a terminal)"
+        )
+    shop = service.register_woocommerce(name, url, consumer_key, secret, warehouse)
+    if as_json:
+        emit_object(_row(shop), "Shop", True)
+        return
+    console.print(f"added shop [bold]{shop.name}[/bold]: now run `shopbridge shop connect {name}`")
+
+
 @app.command("credentials")
 def credentials(
     ctx: typer.Context,
@@ -322,8 +371,17 @@ def connect(
     no_browser: bool = NO_BROWSER,
     timeout: float = TIMEOUT,
 ) -> None:
-    """Authorise shopbridge on the shop (OAuth with PKCE) through a one-shot local callback."""
-    _authorize(_service(ctx), name, port, no_browser, timeout)
+    """Authorise shopbridge on the shop (Etsy: OAuth with PKCE through a one-shot local
+    callback; WooCommerce: check the keys and read the store's currency, decimals, time zone)."""
+    service = _service(ctx)
+    if service.shops.get(name).channel == "woocommerce":
+        shop, site = asyncio.run(service.connect_woocommerce(name))
+        console.print(
+            f"connected [bold]{shop.name}[/bold] ({site.url}): {site.currency}, "
+            f"{site.decimals} decimals, time zone {site.timezone}"
+        )
+        return
+    _authorize(service, name, port, no_browser, timeout)
 
 
 @app.command("reauth")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import itertools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import typer
 from shopbridge.cli.context import app_context
 from shopbridge.cli.options import ALL, FORMAT, LIMIT, OutputFormat, resolve_format
 from shopbridge.cli.options import JSON as VIEW_JSON
-from shopbridge.cli.output import console, emit, emit_object, emit_rows
+from shopbridge.cli.output import console, emit, emit_object, export_view
 from shopbridge.domain.records import ListingState
 from shopbridge.errors import ShopbridgeError
 from shopbridge.store import queries, stock
@@ -81,18 +82,19 @@ def show(
     where = queries.ViewFilter(
         shop=shop, warehouse=warehouse, status=status.value if status else None, search=search
     )
-    with app_context(ctx).database().read() as session:
+
+    def rows(session: Any, cap: int | None) -> Iterable[dict[str, Any]]:
         if warehouse is not None:
             stock.warehouse_by_name(session, warehouse)  # an unknown name is an error, not []
         shop_id = queries.shop_id(session, shop) if shop else None
         # --sku filters rows as they stream: every row is read, then only that SKU's kept.
-        cap = None if every or sku is not None else limit
-        rows = stock.with_offered(session, queries.stock_rows(session, where, cap), shop_id, sku)
-        if sku is not None and not every:
-            rows = itertools.islice(rows, limit)
-        if fmt in (OutputFormat.TABLE, OutputFormat.CSV):
-            rows = (_flat(row) for row in rows)
-        emit_rows(rows, "Stock", fmt.value)
+        found = stock.with_offered(
+            session, queries.stock_rows(session, where, None if sku else cap), shop_id, sku
+        )
+        return itertools.islice(found, cap) if sku is not None and cap is not None else found
+
+    export_view(app_context(ctx).database(), rows, "Stock", fmt.value,
+                None if every else limit, _flat, frozenset({"table", "csv"}))
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:

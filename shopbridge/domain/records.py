@@ -223,6 +223,7 @@ class Order:
     is_canceled: bool = False
     buyer_note: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    ship_by: datetime | None = None  # when the channel expects it to ship
 
     @property
     def refunded(self) -> Money:

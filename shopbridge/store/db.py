@@ -84,7 +84,6 @@ def _check_sqlite_path(url: str) -> None:
     try:
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        _tighten(file)
         return
     except OSError as exc:
         raise ConfigError(f"cannot create the database {file}: {exc.strerror}") from None
@@ -92,8 +91,8 @@ def _check_sqlite_path(url: str) -> None:
 
 
 def _tighten(file: Path) -> None:
-    """A database made before files were created 0600 (or copied with a looser mode) is
-    narrowed to its owner: it holds buyers' names and addresses."""
+    """A shopbridge database made before files were created 0600 (or copied with a looser
+    mode) is narrowed to its owner: it holds buyers' names and addresses."""
     for path in (file, file.with_name(file.name + "-wal"), file.with_name(file.name + "-shm")):
         try:
             info = path.stat()
@@ -213,6 +212,8 @@ class Database:
         """Refuse to run on a schema this version does not know, with the fix in the message."""
         state = self.schema_state()
         if state == "current":
+            if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+                _tighten(Path(str(self.engine.url.database)))
             return
         head = self.head_revision()
         if state == "foreign" and self.dialect == "sqlite":

@@ -295,6 +295,7 @@ def order_detail(session: Session, shop: str, order: str) -> dict[str, Any]:
             )
         },
         "paid": o.is_paid,
+        "ship_by": _when(o.ship_by),
         "shipped": o.is_shipped,
         "canceled": o.is_canceled,
         "reconciles": o.reconciles,

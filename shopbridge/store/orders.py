@@ -377,6 +377,7 @@ def _content(order: Order, address_id: int | None) -> dict[str, Any]:
         "reconciles": totals.reconciles(),
         "shipping_address_id": address_id,
         "buyer_note": order.buyer_note,
+        "ship_by": order.ship_by,
     }
 
 

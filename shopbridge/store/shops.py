@@ -188,7 +188,9 @@ class ShopRepository:
                     channel=channel,
                     status="pending",
                     api_url=api_url.rstrip("/"),
-                    api_key_id=api_key_id(str(credentials.get("keystring", ""))),
+                    api_key_id=api_key_id(
+                        str(credentials.get("keystring") or credentials.get("consumer_key", ""))
+                    ),
                     warehouse_id=_warehouse_id(session, warehouse) if warehouse else None,
                     settings={},
                     credentials=self.vault.encrypt_json(credentials),
@@ -307,9 +309,14 @@ class ShopRepository:
         holds it, that shop comes back under this one's name with these credentials, and this
         just-registered row (which never synced) is folded into it."""
         with self.database.write() as session:
-            row = session.execute(
-                select(Shop).where(Shop.id == shop_id).with_for_update()
-            ).scalar_one()
+            row = session.execute(select(Shop).where(Shop.id == shop_id)).scalar_one()
+            # Two connections of one channel shop under two names at once (PostgreSQL, many
+            # processes) would each see no other holder: every shop row of the channel is
+            # locked first, so the second waits and its next statement sees the first's grant.
+            session.execute(
+                select(Shop.id).where(Shop.channel == row.channel).order_by(Shop.id)
+                .with_for_update()
+            ).all()
             others = session.scalars(
                 select(Shop)
                 .where(

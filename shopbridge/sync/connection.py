@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shopbridge.channels.etsy.auth import EtsyOAuth, PendingAuthorization, TokenSet, callback_code
 from shopbridge.channels.etsy.client import EtsyClient
+from shopbridge.channels.woocommerce.client import SiteInfo, WooClient
 from shopbridge.config import ETSY_API_URL, Settings, check_api_url
 from shopbridge.errors import (
     AuthError,
@@ -511,7 +512,7 @@ class ShopConnections:
 
     # --- clients ---------------------------------------------------------------------------
 
-    async def client_for(self, name: str, run_id: int | None = None) -> EtsyClient:
+    async def client_for(self, name: str, run_id: int | None = None) -> Any:
         """An authenticated client for a connected shop; the caller closes it (`async with`).
 
         `client.calls` counts the API calls it sent: a run reports that number.
@@ -519,6 +520,8 @@ class ShopConnections:
         shop = await asyncio.to_thread(self.shops.get, name)
         if shop.status != "connected":
             raise AuthError(_not_ready(shop))
+        if shop.channel == "woocommerce":
+            return await self._woo_client(shop, run_id)
         sink = StoreRequestSink(self.database, shop.id, run_id)
         oauth = await asyncio.to_thread(self._oauth, shop, sink)
         await asyncio.to_thread(tls_context)  # built once, off the loop
@@ -547,6 +550,147 @@ class ShopConnections:
             transport=self.transport,
             label=f"shop {shop.name!r}",
         )
+
+
+    # --- WooCommerce ------------------------------------------------------------------------
+
+    def register_woocommerce(
+        self,
+        name: str,
+        url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        warehouse: str | None = None,
+    ) -> ShopRecord:
+        """Register a WooCommerce site (keys stored encrypted); `connect_woocommerce` checks
+        them. The site must be https, or plain http on this machine (the sandbox)."""
+        site = woo_site_url(url)
+        key, secret = consumer_key.strip(), consumer_secret.strip()
+        if not key or not secret:
+            raise ShopbridgeError("both the consumer key and the consumer secret are required")
+        register_secret(key, secret)
+        credentials = {"consumer_key": key, "consumer_secret": secret}
+        return self.shops.add(name, "woocommerce", site, credentials, warehouse)
+
+    def _woo(
+        self, shop: ShopRecord, credentials: Credentials, sink: StoreRequestSink,
+        retry: RetryPolicy | None = None,
+    ) -> WooClient:
+        return WooClient(
+            shop.api_url,
+            str(credentials.get("consumer_key", "")),
+            str(credentials.get("consumer_secret", "")),
+            site=SiteInfo.from_dict(credentials.get("site"), shop.api_url),
+            limiter=self.limiter(shop.api_key_id or shop.name),
+            request_sink=sink,
+            retry=retry or self.retry,
+            transport=self.transport,
+            label=f"shop {shop.name!r}",
+        )
+
+    async def _woo_client(self, shop: ShopRecord, run_id: int | None) -> WooClient:
+        credentials = await asyncio.to_thread(self.shops.credentials, shop.id)
+        await asyncio.to_thread(tls_context)
+        return self._woo(shop, credentials, StoreRequestSink(self.database, shop.id, run_id))
+
+    async def connect_woocommerce(self, name: str) -> tuple[ShopRecord, SiteInfo]:
+        """Check the keys (read, then write with an empty batch that changes nothing), read the
+        store's currency, decimals and time zone, and store them with the keys. Each way it can
+        fail is one line: no WordPress, no WooCommerce, wrong keys, read-only keys."""
+        shop = await asyncio.to_thread(self.shops.get, name)
+        if shop.channel != "woocommerce":
+            raise ShopbridgeError(f"shop {name!r} is not a WooCommerce shop")
+        credentials = await asyncio.to_thread(self.shops.credentials, shop.id)
+        quick = replace(self.retry, attempts=3, budget=min(self.retry.budget, 30.0), max_wait=10.0)
+        client = self._woo(shop, credentials, StoreRequestSink(self.database, shop.id), quick)
+        url = shop.api_url
+        async with client:
+            try:
+                index = await client.index()
+            except (FatalError, RetryableError) as exc:
+                raise ShopbridgeError(
+                    f"{url} does not answer as a WordPress site ({exc}): check the URL"
+                ) from None
+            if "wc/v3" not in (index.get("namespaces") or []):
+                raise ShopbridgeError(
+                    f"{url} is a WordPress site without WooCommerce's REST API (wc/v3): is "
+                    "WooCommerce installed and active?"
+                )
+            try:
+                settings = await client.settings_general()
+            except AuthError as exc:
+                raise AuthError(
+                    f"{url} refused the consumer key and secret ({_woo_reason(exc)}): copy "
+                    "them again from WooCommerce > Settings > Advanced > REST API",
+                    exc.status,
+                ) from None
+            try:
+                await client.can_write()
+            except AuthError as exc:
+                raise AuthError(
+                    f"{url} accepted the keys for reading only ({_woo_reason(exc)}): give the "
+                    "key Read/Write permissions in WooCommerce > Settings > Advanced > REST API",
+                    exc.status,
+                ) from None
+        values = {str(s.get("id")): s.get("value") for s in settings if isinstance(s, dict)}
+        currency = str(values.get("woocommerce_currency") or "").upper()
+        if not currency:
+            raise ShopbridgeError(f"{url} did not say its currency (settings/general)")
+        try:
+            decimals = int(str(values.get("woocommerce_price_num_decimals", "2")))
+        except ValueError:
+            decimals = 2
+        zone = str(index.get("timezone_string") or "") or _offset_zone(index.get("gmt_offset"))
+        site = SiteInfo(currency, decimals, zone, url)
+        credentials = {**credentials, "site": site.as_dict()}
+        record = await asyncio.to_thread(
+            self.shops.save_connection, shop.id, credentials, "", woo_identity(url)
+        )
+        return record, site
+
+
+def woo_site_url(url: str) -> str:
+    """A WooCommerce site's base URL: https, or http only on this machine (where the sandbox
+    runs); never with credentials, a query or a fragment in it."""
+    parsed = httpx.URL(url.strip())
+    host = (parsed.host or "").lower()
+    if parsed.scheme not in ("http", "https") or not host:
+        raise ShopbridgeError(f"--url {url!r} is not an http(s) URL of a site")
+    if parsed.userinfo or parsed.query or parsed.fragment:
+        raise ShopbridgeError("--url must be the site's address alone (no user, query or #)")
+    if parsed.scheme == "http" and host not in ("127.0.0.1", "::1", "localhost"):
+        raise ShopbridgeError(
+            f"{url} is a plain HTTP site: WooCommerce only takes Basic keys over HTTPS, and "
+            "shopbridge does not sign requests to a remote site over plain HTTP; use its https:// "
+            "address"
+        )
+    path = parsed.path.rstrip("/")
+    if path.endswith("/wp-json"):
+        path = path[: -len("/wp-json")]
+    port = f":{parsed.port}" if parsed.port else ""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parsed.scheme}://{shown}{port}{path}"
+
+
+def woo_identity(url: str) -> str:
+    """The site's identity as a shop id: its address without scheme and trailing slash."""
+    return url.split("://", 1)[-1].rstrip("/").lower()
+
+
+def _woo_reason(exc: ShopbridgeError) -> str:
+    text = str(exc)
+    return text.rpartition(": ")[2].rstrip(")") or text
+
+
+def _offset_zone(offset: object) -> str:
+    """A fixed zone from WordPress's gmt_offset when the site names no time zone."""
+    try:
+        hours = float(str(offset))
+    except ValueError:
+        return "UTC"
+    if hours == 0 or hours % 1:
+        return "UTC"
+    return f"Etc/GMT{'-' if hours > 0 else '+'}{abs(int(hours))}"
 
 
 def check_keys_advice(name: str) -> str:

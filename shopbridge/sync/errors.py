@@ -12,22 +12,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopbridge.channels.base import ChannelAdapter, Raw
 from shopbridge.channels.registry import adapter_for
 from shopbridge.errors import GoneError, ShopbridgeError
 from shopbridge.store import errors as queue
-from shopbridge.store import history
+from shopbridge.store import history, stockpush
 from shopbridge.store.catalog import LISTING, write_listings
 from shopbridge.store.db import Database
+from shopbridge.store.models import SyncRecord
 from shopbridge.store.orders import RECEIPT, write_orders
 from shopbridge.store.repos import Outcome
 from shopbridge.store.shops import ShopRecord
 from shopbridge.store.targets import catalog_target, order_target
 from shopbridge.sync.connection import ShopConnections
 from shopbridge.sync.pull import ORDERS
+from shopbridge.sync.push import ENTITY as PUSH_ENTITY
 from shopbridge.sync.runs import Mapped, RunRecorder, map_records
+from shopbridge.sync.service import SyncService
 
 TRIGGER = "retry"
 STREAMS = {RECEIPT: ORDERS, LISTING: "listings"}
@@ -87,6 +91,8 @@ class ErrorQueue:
             error = self._get(session, error_id)
             entity, external_id, payload = error.entity, error.external_id, error.payload
             shop_id = error.shop_id
+        if entity == PUSH_ENTITY:
+            return await self._retry_push(error_id, shop_id, external_id)
         if entity not in STREAMS:
             raise ShopbridgeError(f"error {error_id}: records of type {entity!r} cannot be retried")
         shop = await asyncio.to_thread(self.connections.shops.get_by_id, shop_id)
@@ -119,6 +125,37 @@ class ErrorQueue:
         await asyncio.to_thread(self._write, recorder, mapped, write, result)
         await asyncio.to_thread(recorder.finish, result.api_calls)
         return result
+
+    async def _retry_push(self, error_id: int, shop_id: int, external_id: str) -> RetryResult:
+        """A listing whose stock push failed: queued again and pushed now, in a push run of
+        its own (trigger "retry"; other pending changes of the shop go with it)."""
+        shop = await asyncio.to_thread(self.connections.shops.get_by_id, shop_id)
+        await asyncio.to_thread(self._queue_push, shop_id, external_id)
+        result = await SyncService(self.connections).push_stock(shop.name, trigger=TRIGGER)
+        summary = result.summary
+        outcome, reason = await asyncio.to_thread(
+            self._push_outcome, summary.run_id, external_id
+        )
+        return RetryResult(
+            error_id, shop.name, PUSH_ENTITY, external_id,
+            outcome or ("failed" if summary.status == "failed" else "unchanged"),
+            summary.run_id, summary.api_calls, reason or summary.error,
+        )
+
+    def _queue_push(self, shop_id: int, external_id: str) -> None:
+        with self.database.write() as session:
+            stockpush.queue_listing(session, shop_id, external_id)
+
+    def _push_outcome(self, run_id: int, external_id: str) -> tuple[str | None, str | None]:
+        with self.database.read() as session:
+            row = session.execute(
+                select(SyncRecord.outcome, SyncRecord.error).where(
+                    SyncRecord.run_id == run_id,
+                    SyncRecord.entity == PUSH_ENTITY,
+                    SyncRecord.external_id == external_id,
+                )
+            ).first()
+        return (row[0], row[1]) if row is not None else (None, None)
 
     # --- helpers -----------------------------------------------------------------------------
 

@@ -43,6 +43,11 @@ OVERLAP = timedelta(
 MAX_RETRIES_PER_RUN = 50
 PAGE = 100
 PAYMENT_LEDGER = "payment-ledger"  # the reconcile sweep's cursor over the payment ledger
+# Once a day the reconcile sweep also re-reads the shipped orders of the last two weeks (100 a
+# call): Etsy bumps no update time when a ship-by date moves, and no ledger lists that change.
+SHIPPED_SWEEP = "shipped-sweep"  # its cursor: when it last ran
+SHIPPED_SWEEP_DAYS = 14
+SHIPPED_SWEEP_EVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +192,9 @@ class PullEngine:
         """Re-read what Etsy changes without bumping update times: open orders created in
         [start, end); the open orders of the ledger that sweep no longer returns (shipped since,
         or no longer served: void); and every order the payment ledger shows a refund for since
-        the last sweep, shipped ones included. Only the orders concerned are read one by one."""
+        the last sweep, shipped ones included. Only the orders concerned are read one by one.
+        Once a day, the shipped orders of the last SHIPPED_SWEEP_DAYS are read again too, a page
+        of 100 per call (a ship-by date moved after shipping bumps nothing)."""
         write = await self._order_writer()
 
         async def run() -> None:
@@ -201,8 +208,28 @@ class PullEngine:
             refunded = await self.adapter.orders_with_refunds(ledger_start, ledger_end)
             concerned = list(dict.fromkeys([*missing, *refunded]))
             await self._reread(concerned, write, self._ledger_saver(ledger_end))
+            await self._shipped_sweep(start, end, write)
 
         return await self._finish_after(run(), start, end)
+
+    async def _shipped_sweep(
+        self, start: datetime, end: datetime,
+        write: Callable[[Session, list[Order]], list[Outcome]],
+    ) -> None:
+        """The daily re-read of recently shipped orders; an unchanged one costs no write. Its
+        cursor moves only once the whole sweep is written."""
+        last = await self._in_store(self._cursor_value, SHIPPED_SWEEP)
+        if last is not None and end - last < SHIPPED_SWEEP_EVERY:
+            return
+        low = max(start, end - timedelta(days=SHIPPED_SWEEP_DAYS))
+        await self._pages(self.adapter.shipped_orders(low, end), RECEIPT, self._map_orders, write)
+        await self._in_store(self._commit, self._shipped_saver(end))
+
+    def _shipped_saver(self, value: datetime) -> Callable[[Session], None]:
+        def save(session: Session) -> None:
+            cursors.advance_cursor(session, self.shop.id, SHIPPED_SWEEP, value)
+
+        return save
 
     def _unsettled(self, start: datetime, end: datetime) -> list[str]:
         with self.database.read() as session:

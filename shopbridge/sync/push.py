@@ -24,6 +24,7 @@ entity "stock" (the listing's id) and the rows stay pending for the next run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,7 @@ STREAM = "stock"  # push runs, the schedule's stream and its lease
 DRIFT = "drift"  # drift reads: runs of their own (their calls count), their own lease
 ENTITY = "stock"  # a listing's stock in run records and the error queue
 PAGE = 100  # listings per read (getListingsByListingIds takes 100 ids)
+WRITES_IN_FLIGHT = 4
 ALERT_KIND = "stock-reactivated"
 
 PullOrders = Callable[[], Awaitable[str | None]]  # pulls the shop's orders; None or why not
@@ -173,7 +175,7 @@ class PushEngine:
         if error is None and not dry_run and self._pulled is None:
             # Orders pulled during the run moved stock of listings not read yet: push them now.
             more = await self._store(self._pending, highest)
-            fresh = sorted(b for b in more if b not in done)
+            fresh = sorted(more)
             if fresh:
                 self.notes.append(
                     f"{len(fresh)} more listing(s) changed by the orders just pulled: pushed too"
@@ -236,6 +238,13 @@ class PushEngine:
             else:
                 await self._pull_orders_once()
                 if self._pulled is None:
+                    # The orders just pulled queued these listings again: the offers read
+                    # next cover those rows too.
+                    now_pending = await self._store(self._pending, 0)
+                    for d in decisions:
+                        d.target.outbox = sorted(
+                            {*d.target.outbox, *now_pending.get(d.target.binding_id, ())}
+                        )
                     await self._store(self._refresh, [d.target for d in decisions])
                     decisions = [self._decide(d.target, d.raw, again=True) for d in decisions]
                 else:
@@ -253,11 +262,21 @@ class PushEngine:
                         else:
                             kept.append(d)
                     decisions = kept
-        for decision in decisions:
-            error = await self._apply(decision, dry_run)
-            if error is not None:
-                return error
-        return None
+        # A few writes in flight (the rate limiter paces them): one at a time, a push would
+        # wait out the latency of every write. Each listing's outcome still commits on its own.
+        slots = asyncio.Semaphore(WRITES_IN_FLIGHT)
+        stopped: list[str] = []
+
+        async def one(decision: _Decision) -> None:
+            async with slots:
+                if stopped:
+                    return  # the run stops (a missing scope): the rest stays pending
+                error = await self._apply(decision, dry_run)
+                if error is not None:
+                    stopped.append(error)
+
+        await asyncio.gather(*(one(decision) for decision in decisions))
+        return stopped[0] if stopped else None
 
     def _decide(self, target: ListingTarget, raw: Raw, again: bool = False) -> _Decision:
         """What the listing should hold, from its bound variants' offers, against what the
@@ -380,7 +399,10 @@ class PushEngine:
             self._line(listing, None, "-", None, None, "deleted on Etsy: nothing to push")
             await self._store(self._close_gone, d.target, True)
             return None
-        retry = isinstance(exc, RetryableError)
+        # A refusal of this listing's write (400, 409) closes its rows: the next stock change
+        # queues it again. Anything else (429, 5xx, a lost answer, a missing scope) keeps them
+        # pending for the next run.
+        retry = isinstance(exc, RetryableError | AuthError)
         await self._fail(d.target, str(exc), d.raw, False, retry=retry)
         if isinstance(exc, AuthError):
             return str(exc)  # every other listing would be refused the same way

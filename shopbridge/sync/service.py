@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from shopbridge.channels.base import ChannelWriter
 from shopbridge.channels.etsy.client import EtsyClient
 from shopbridge.channels.registry import adapter_for, earliest_for, writer_for
+from shopbridge.channels.woocommerce.client import WooClient
 from shopbridge.domain.records import OrderFilter
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.domain.window import history_window
@@ -228,7 +229,7 @@ class SyncService:
 
     async def _client(
         self, shop: ShopRecord, recorder: RunRecorder, store: StoreThread
-    ) -> EtsyClient:
+    ) -> EtsyClient | WooClient:
         try:
             return await self.connections.client_for(shop.name, recorder.run_id)
         except ShopbridgeError as exc:
@@ -253,7 +254,8 @@ class SyncService:
         order_filter: OrderFilter | None = None,
         store: StoreThread | None = None,
     ) -> PullEngine:
-        adapter = adapter_for(shop.channel, client, int(shop.external_shop_id or 0))
+        external = shop.external_shop_id or "0"  # a WooCommerce site's is its address
+        adapter = adapter_for(shop.channel, client, int(external) if external.isdigit() else 0)
         return PullEngine(
             self.database,
             adapter,

@@ -725,6 +725,11 @@ class ShipmentService:
         with self.database.write() as session:
             if order is not None:
                 _write_order(session, recorder, target, order, raw)
+            elif raw is not None:  # the channel's answer did not map: the next pull retries it
+                history.record_failure(
+                    session, recorder.shop_id, recorder.run_id, RECEIPT, post.receipt,
+                    "the order the channel returned could not be read", raw,
+                )
             if result.outcome in (POSTED, ON_CHANNEL):
                 shipping.mark_posted(session, post.id, result.carrier_sent)
             elif result.outcome == REFUSED:

@@ -139,3 +139,11 @@ def test_ship_commands_and_a_sigkill_between_the_post_and_its_commit(
         assert isinstance(shipments, list)
         assert sorted(s["status"] for s in shipments) == ["posted"] * 3
         assert json.dumps(shipments)  # every value serialisable
+
+        # `orders show` gives the ship-by date Etsy expects (and the shipment posted).
+        detail = ok_json(run(tmp_path, key, "orders", "show", SHOP, str(third.receipt_id),
+                             "--json"))
+        assert isinstance(detail, dict) and "ship_by" in detail
+        assert [s["tracking_code"] for s in detail["shipments"]] == ["FX3"]
+        shown = run(tmp_path, key, "orders", "show", SHOP, str(third.receipt_id))
+        assert shown.returncode == 0 and "ship by" in shown.stdout

@@ -82,7 +82,7 @@ def test_sub_apps_stay_groups_even_with_one_subcommand() -> None:
     shop = load_command("shop")
     add = shop.commands["add"]
     assert isinstance(add, typer.core.TyperGroup)  # `shop add etsy`, not `shop add`
-    assert list(add.commands) == ["etsy"]
+    assert list(add.commands) == ["etsy", "woocommerce"]
     items = load_command("items")
     assert isinstance(items, typer.core.TyperGroup) and items.invoke_without_command
     orders = load_command("orders")

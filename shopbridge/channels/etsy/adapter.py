@@ -119,6 +119,9 @@ class EtsyAdapter:
         filters = {"was_shipped": False}
         return self._keyset("created", "created", start, end, filters)
 
+    def shipped_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        return self._keyset("created", "created", start, end, {"was_shipped": True})
+
     async def orders_created(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
         async for batch in self._created_window(to_unix(start), to_unix(end) - 1):
             yield batch

@@ -440,7 +440,14 @@ def _order(receipt: EtsyReceipt) -> Order:
         is_canceled=status_text in _CANCELED,
         buyer_note=_clean_multiline(receipt.message_from_buyer) or None,
         warnings=tuple(warnings),
+        ship_by=_ship_by(receipt),
     )
+
+
+def _ship_by(receipt: EtsyReceipt) -> datetime | None:
+    """When Etsy expects the order to ship: the earliest expected_ship_date of its lines."""
+    dates = [t.expected_ship_date for t in receipt.transactions if t.expected_ship_date]
+    return _timestamp(min(dates), "expected_ship_date") if dates else None
 
 
 def _totals(receipt: EtsyReceipt, amounts: _Amounts) -> OrderTotals:

@@ -196,6 +196,7 @@ class EtsyTransaction(EtsyModel):
     is_digital: Flag = False
     paid_timestamp: int | None = None
     shipped_timestamp: int | None = None
+    expected_ship_date: int | None = None
     variations: Annotated[list[EtsyVariation], BeforeValidator(_none_as_empty)] = []
     product_data: Annotated[list[EtsyPropertyValue], BeforeValidator(_none_as_empty)] = []
 

@@ -178,6 +178,8 @@ class Receipt:
     # left the listings' stock yet: Etsy lowers quantities when the buyer pays.
     live: bool = False
     stock_taken: bool = False
+    # A ship-by date the seller set on Etsy (Unix seconds); else created + the profile's days.
+    ship_by: int | None = None
 
     def total_price(self) -> int:
         return sum(t.price * t.quantity for t in self.transactions)

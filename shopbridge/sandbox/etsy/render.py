@@ -144,7 +144,9 @@ def transaction(t: Transaction, r: Receipt, shop: Shop) -> Json:
         "max_processing_days": profile.max_processing_days if profile else None,
         "shipping_method": None,
         "shipping_upgrade": None,
-        "expected_ship_date": r.created + 86400 * profile.max_processing_days if profile else None,
+        "expected_ship_date": r.ship_by if r.ship_by is not None else (
+            r.created + 86400 * profile.max_processing_days if profile else None
+        ),
         "buyer_coupon": 0.0,
         "shop_coupon": 0.0,
     }

@@ -416,6 +416,14 @@ class EtsySandbox:
             self._touch(state, r)
             return r
 
+    def set_ship_by(self, shop_id: int, receipt_id: int, when: int) -> Receipt:
+        """The seller moves the ship-by date (shown as every line's expected_ship_date). Like
+        Etsy, bumps no updated_timestamp."""
+        with self.lock:
+            r = self.receipt(shop_id, receipt_id)
+            r.ship_by = when
+            return r
+
     def cancel_receipt(self, shop_id: int, receipt_id: int, refund: bool = False) -> Receipt:
         """Cancel. Like Etsy, does NOT bump updated_timestamp unless bump_updated_on_cancel.
         With `refund`, a paid receipt's buyer gets back what is left (a ledger entry)."""

@@ -14,7 +14,7 @@ from transports import WrappingTransport, is_receipt_list
 
 from shopbridge.store import cursors, queries
 from shopbridge.store.db import Database
-from shopbridge.store.models import SalesOrder, SyncRecord
+from shopbridge.store.models import RequestLog, SalesOrder, SyncRecord
 from shopbridge.sync.errors import ErrorQueue
 from shopbridge.sync.pull import PAYMENT_LEDGER
 
@@ -172,6 +172,7 @@ async def test_a_day_of_a_shop_of_100_orders_a_day_costs_the_refund_sweep_few_ca
     shipped: list[int] = []
     per_operation: dict[str, int] = {}
     reconcile_calls = 0
+    sweeps: list[int] = []
     for hour in range(24):
         world.advance(3600)
         with world.lock:
@@ -191,14 +192,22 @@ async def test_a_day_of_a_shop_of_100_orders_a_day_costs_the_refund_sweep_few_ca
         sweep = await service.reconcile(SHOP)
         assert sweep.status == "succeeded", sweep.error
         reconcile_calls += sweep.api_calls
+        sweeps.append(sweep.run_id)
         for operation, n in world.request_counts().items():
             per_operation[operation] = per_operation.get(operation, 0) + n
     assert_ledger_equals_sandbox(world, shop_id, database)
     assert per_operation["getShopPaymentAccountLedgerEntries"] == 24
     assert per_operation["getPayments"] == 3
     assert per_operation["getShopReceipt"] == 3
-    # The open-orders sweep (one page per run: nothing stays open for long) is what it was.
-    assert per_operation["getShopReceipts"] == 24
+    # The open-orders sweep (one page per run: nothing stays open for long) is what it was;
+    # once a day the sweep of the last two weeks' shipped orders adds a page per 100 of them
+    # (ship-by dates moved after shipping bump nothing): 2 pages here.
+    with database.read() as session:
+        queries = list(session.execute(
+            select(RequestLog.query).where(RequestLog.run_id.in_(sweeps))).scalars())
+    shipped_pages = sum(1 for q in queries if q and "was_shipped=true" in q)
+    assert shipped_pages == 2
+    assert per_operation["getShopReceipts"] == 24 + shipped_pages
     refund_sweep = sum(
         per_operation[name]
         for name in ("getShopPaymentAccountLedgerEntries", "getPayments", "getShopReceipt")

@@ -38,8 +38,10 @@ from shopbridge.sync.ship import (
 )
 
 
-async def _ready(database: Database, prepare: Any = None) -> tuple[Harness, ShipmentService]:
-    harness = await build_harness(database, make_config(receipts=90, listings=12))
+async def _ready(
+    database: Database, prepare: Any = None, receipts: int = 90
+) -> tuple[Harness, ShipmentService]:
+    harness = await build_harness(database, make_config(receipts=receipts, listings=12))
     if prepare is not None:
         prepare(harness.world, harness.etsy_shop_id)
     assert (await harness.service.orders(SHOP)).status == "succeeded"
@@ -404,3 +406,39 @@ async def test_a_receipt_shipped_on_etsy_is_imported_as_shipped_and_moves_stock_
     assert (await harness.service.reconcile(SHOP)).status == "succeeded"
     assert (await harness.service.orders(SHOP)).status == "succeeded"
     assert _sale_moves(database, receipt.receipt_id) == moves
+
+
+async def test_faults_on_every_call_end_with_each_code_on_etsy_once(database: Database) -> None:
+    """A file of 12 shipments with a fifth of the reads and a third of the posts failing (most
+    failed posts applied on Etsy, their answer lost): `ship retry` until nothing is pending leaves
+    every receipt with its one tracking code, and its stock out once."""
+    picked, prepare = _picker(*[("US", True)] * 12)
+    harness, service = await _ready(database, prepare, receipts=400)
+    await service.carriers(SHOP)  # the faults hit the shipments, not the carrier list
+    harness.world.set_faults([
+        {"kind": "error", "operation": "createReceiptShipment", "status": 503,
+         "probability": 0.25, "apply": True},
+        {"kind": "error", "operation": "createReceiptShipment", "status": 500,
+         "probability": 0.3},
+        {"kind": "error", "operation": "getShopReceipt", "status": 503, "probability": 0.2},
+    ])
+    rows = [ShipRequest(SHOP, str(r.receipt_id), "usps", f"F{r.receipt_id}", line=n)
+            for n, r in enumerate(picked, start=1)]
+    results = await service.ship(rows, source="faults.csv")
+    assert {r.outcome for r in results} <= {POSTED, ON_CHANNEL, NOT_SENT, "unknown"}
+    for _ in range(10):
+        if not await service.retry(SHOP):
+            break
+    else:
+        raise AssertionError("shipments still pending after 10 retries")
+    fired = [rule.fired for rule in harness.world.faults.rules()]
+    # Seeded: the same faults every run, of every kind.
+    assert fired[0] >= 1 and fired[1] >= 1 and sum(fired) >= 4, fired
+    assert _posts(harness) > len(picked)  # some posts were sent again after a 500
+    harness.world.faults.clear()
+    for receipt in picked:
+        assert [s.tracking_code for s in receipt.shipments] == [f"F{receipt.receipt_id}"]
+        moves = _sale_moves(database, receipt.receipt_id)
+        assert sum(q for _, q in moves) == -sum(t.quantity for t in receipt.transactions)
+    with database.read() as session:
+        assert {r.status for r in session.execute(select(ShipmentPost)).scalars()} == {"posted"}

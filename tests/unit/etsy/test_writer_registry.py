@@ -16,4 +16,11 @@ def test_etsy_has_a_writer_and_others_say_they_have_none() -> None:
                    "carriers"):
         assert callable(getattr(writer, method))
     with pytest.raises(ConfigError, match="takes no stock or shipments"):
-        writer_for("woocommerce", object(), 1)
+        writer_for("amazon", object(), 1)
+
+
+def test_woocommerce_has_a_writer_too() -> None:
+    from shopbridge.channels.woocommerce.adapter import WooAdapter
+
+    writer = writer_for("woocommerce", object(), 0)
+    assert isinstance(writer, WooAdapter)

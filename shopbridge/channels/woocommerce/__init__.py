@@ -1,0 +1,1 @@
+"""WooCommerce (REST API v3): client (HTTP only) -> mapping (pure) -> adapter."""

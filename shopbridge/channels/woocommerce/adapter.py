@@ -1,0 +1,463 @@
+"""WooCommerce as a ChannelAdapter (and the stock side of a ChannelWriter).
+
+Orders updated in a window are read by key, never by growing offsets: each request asks for
+"modified in [T, end), by modified time then id, first 100, not these ids" (`modified_after`
+is strict, so T - 1 s is sent; the ids already read in second T are excluded), with
+`dates_are_gmt=true` and the bounds as GMT wall clock WITHOUT an offset: WordPress converts a
+value with an offset to the site's zone and then compares it with the GMT column, and without
+`dates_are_gmt` the filter compares the site's local time. An order changed while we page
+moves past `end` (the next run reads it); a bulk change of many orders within one second is read
+100 at a time through `exclude`, none skipped, none twice. WooCommerce sorts `orderby=modified`
+by the LOCAL column: across a DST fall-back hour that order is not the GMT order, so a window is
+cut at every fall-back instant of the site's zone and each part read in turn, keeping the
+cursor (the largest GMT modification seen, page by page) safe.
+
+Historic imports read by creation time: the set of orders created in a past window only
+shrinks (a deletion), so after the first page the rest are fetched concurrently by page; if any
+page reports a different total, the window is read again by key (what was already read is not
+yielded twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shopbridge.channels.base import Batch, Carrier, Raw, StockPush, UncertainWriteError
+from shopbridge.channels.woocommerce import mapping
+from shopbridge.channels.woocommerce.client import PAGE, Page, WooClient
+from shopbridge.domain.records import Listing, Order
+from shopbridge.errors import FatalError, GoneError, RecordError
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+OPEN_STATUSES = ("pending", "processing", "on-hold")
+SECOND = timedelta(seconds=1)
+
+
+def wall(moment: datetime) -> str:
+    """A GMT wall clock without offset, as `dates_are_gmt=true` wants it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def whole(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def fall_backs(zone: str, start: datetime, end: datetime) -> list[datetime]:
+    """The instants in (start, end) where the site's clock goes back (DST ends)."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return []
+    found: list[datetime] = []
+    day = timedelta(days=1)
+    cursor = start
+    while cursor < end:
+        nxt = min(cursor + day, end)
+        before, after = cursor.astimezone(tz).utcoffset(), nxt.astimezone(tz).utcoffset()
+        if before is not None and after is not None and after < before:
+            lo, hi = cursor, nxt
+            while hi - lo > SECOND:
+                mid = lo + (hi - lo) / 2
+                if mid.astimezone(tz).utcoffset() == before:
+                    lo = mid
+                else:
+                    hi = mid
+            found.append(whole(hi))
+        cursor = nxt
+    return found
+
+
+class WooAdapter:
+    earliest = EARLIEST
+
+    def __init__(self, client: WooClient, external_shop_id: int = 0, concurrency: int = 4) -> None:
+        self.client = client
+        self.concurrency = concurrency
+
+    @property
+    def api_calls(self) -> int:
+        return self.client.calls
+
+    @property
+    def currency(self) -> str:
+        return self.client.site.currency
+
+    # --- listings --------------------------------------------------------------------------
+
+    async def listings(self, states: tuple[str, ...] = ()) -> AsyncIterator[Batch]:
+        """Every product (any status), a page at a time; a variable product's variations are
+        read with it (one call per 100 variations: WooCommerce has no batch read for them)."""
+        params = {"orderby": "id", "order": "asc", "status": "any"}
+        async for page in self._pages(lambda n: self.client.products(page=n, **params)):
+            yield Batch(await self._with_variations(page.records), page.total)
+
+    async def _with_variations(self, products: list[Raw]) -> list[Raw]:
+        variable = [p for p in products if p.get("type") == "variable" and p.get("id")]
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def read(product: Raw) -> None:
+            async with sem:
+                try:
+                    product[mapping.VARIATIONS] = await self._variations(product["id"])
+                except GoneError:
+                    product[mapping.VARIATIONS] = None  # deleted meanwhile: quarantined
+
+        await asyncio.gather(*(read(p) for p in variable))
+        return products
+
+    async def _variations(self, product_id: int) -> list[Raw]:
+        records: list[Raw] = []
+        page = 1
+        while True:
+            found = await self.client.variations(product_id, page=page, orderby="id", order="asc")
+            records += found.records
+            if page >= found.pages or not found.records:
+                return records
+            page += 1
+
+    async def listing(self, external_id: str) -> Raw:
+        product = await self.client.product(external_id)
+        return (await self._with_variations([product]))[0]
+
+    async def listings_by_ids(self, external_ids: Sequence[str]) -> dict[str, Raw]:
+        found: dict[str, Raw] = {}
+        ids = list(dict.fromkeys(external_ids))
+        for first in range(0, len(ids), PAGE):
+            chunk = ids[first : first + PAGE]
+            page = await self.client.products(include=chunk, per_page=PAGE, status="any")
+            for product in await self._with_variations(page.records):
+                found[str(product["id"])] = product
+        return found
+
+    # --- orders ----------------------------------------------------------------------------
+
+    async def orders_updated(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        start, end = whole(start), whole(end)
+        cuts = [start, *fall_backs(self.client.site.timezone, start, end), end]
+        for low, high in pairwise(cuts):
+            async for batch in self._by_key("modified", low, high):
+                yield batch
+
+    async def _by_key(
+        self, column: str, start: datetime, end: datetime, skip: set[int] | None = None
+    ) -> AsyncIterator[Batch]:
+        """Orders whose `column` (modified or date) is in [start, end), oldest first, 100 per
+        request, by key: T moves to the newest time read, and the ids read at T are excluded."""
+        after, before = (
+            ("modified_after", "modified_before") if column == "modified" else ("after", "before")
+        )
+        field = "date_modified" if column == "modified" else "date_created"
+        key = start
+        at_key: set[int] = set()
+        total: int | None = None
+        while True:
+            params = {
+                after: wall(key - SECOND),
+                before: wall(end),
+                "dates_are_gmt": True,
+                "orderby": column,
+                "order": "asc",
+                "per_page": PAGE,
+            }
+            if at_key:
+                params["exclude"] = sorted(at_key)
+            page = await self.client.orders(**params)
+            total = page.total if total is None else total
+            records = page.records
+            fresh = [r for r in records if not skip or r.get("id") not in skip]
+            if fresh:
+                yield Batch(fresh, total)
+            if len(records) < PAGE:
+                return
+            newest = max(self._time(r, field) for r in records)
+            ids_at = {r["id"] for r in records if self._time(r, field) == newest}
+            if newest > key:
+                key, at_key = newest, ids_at
+            else:
+                at_key |= ids_at
+
+    @staticmethod
+    def _time(raw: Raw, field: str) -> datetime:
+        try:
+            moment = mapping.gmt(raw, field)
+        except RecordError:
+            moment = None
+        return whole(moment) if moment is not None else EARLIEST
+
+    async def orders_created(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        start, end = whole(start), whole(end)
+        params = {
+            "after": wall(start - SECOND),
+            "before": wall(end),
+            "dates_are_gmt": True,
+            "orderby": "id",
+            "order": "asc",
+        }
+        first = await self.client.orders(page=1, **params)
+        seen: set[int] = set()
+        stable = True
+        yield Batch(first.records, first.total)
+        seen.update(_ids(first.records))
+        async for page in self._rest(first, lambda n: self.client.orders(page=n, **params)):
+            if page.total != first.total:
+                stable = False
+            records = [r for r in page.records if r.get("id") not in seen]
+            seen.update(_ids(records))
+            if records:
+                yield Batch(records, first.total)
+        if not stable:  # an order went away while we paged: offsets moved; read again by key
+            async for batch in self._by_key("date", start, end, skip=seen):
+                yield batch
+
+    async def orders_created_count(self, start: datetime, end: datetime) -> int:
+        page = await self.client.orders(
+            after=wall(whole(start) - SECOND),
+            before=wall(whole(end)),
+            dates_are_gmt=True,
+            per_page=1,
+        )
+        return page.total
+
+    async def open_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        params = {
+            "after": wall(whole(start) - SECOND),
+            "before": wall(whole(end)),
+            "dates_are_gmt": True,
+            "orderby": "id",
+            "order": "asc",
+            "status": ",".join(OPEN_STATUSES),
+        }
+        async for page in self._pages(lambda n: self.client.orders(page=n, **params)):
+            yield Batch(page.records, page.total)
+
+    async def order(self, external_id: str) -> Raw:
+        return await self.client.order(external_id)
+
+    async def orders_with_refunds(self, start: datetime, end: datetime) -> list[str]:
+        """None needed: a refund changes the order's date_modified, so the incremental pull
+        reads it (unlike Etsy's receipts)."""
+        return []
+
+    def listing_id(self, raw: Mapping[str, Any]) -> str:
+        return mapping.listing_id(raw)
+
+    def order_id(self, raw: Mapping[str, Any]) -> str:
+        return mapping.order_id(raw)
+
+    def map_listing(self, raw: Mapping[str, Any]) -> Listing:
+        return mapping.listing_from_woo(raw, self.currency)
+
+    def map_order(self, raw: Mapping[str, Any]) -> Order:
+        return mapping.order_from_woo(raw, self.client.site.decimals)
+
+    # --- paging ----------------------------------------------------------------------------
+
+    async def _pages(self, fetch: Any) -> AsyncIterator[Page]:
+        first: Page = await fetch(1)
+        yield first
+        async for page in self._rest(first, fetch):
+            yield page
+
+    async def _rest(self, first: Page, fetch: Any) -> AsyncIterator[Page]:
+        """Pages 2.. of a paged list, `concurrency` in flight, yielded in order."""
+        numbers = iter(range(2, first.pages + 1))
+        pending: list[asyncio.Task[Page]] = []
+        try:
+            while True:
+                while len(pending) < self.concurrency:
+                    number = next(numbers, None)
+                    if number is None:
+                        break
+                    pending.append(asyncio.ensure_future(fetch(number)))
+                if not pending:
+                    return
+                yield await pending.pop(0)
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # --- the push engine's writer -----------------------------------------------------------
+
+    async def set_listing_active(self, external_id: str, active: bool) -> Raw:
+        """Publish the product, or make it private (off sale, kept)."""
+        await self.client.batch_products(
+            {"update": [{"id": int(external_id), "status": "publish" if active else "private"}]}
+        )
+        return await self.listing(external_id)
+
+    async def carriers(self, origin_country: str) -> list[Carrier]:
+        return [Carrier(name) for name in CARRIERS]
+
+    async def create_shipment(
+        self,
+        order_id: str,
+        *,
+        carrier: str | None,
+        tracking_code: str | None,
+        note: str | None = None,
+        verify_first: bool = False,
+    ) -> Raw:
+        """Mark the order completed, record carrier and tracking code in its meta (the part a
+        re-run checks) and as an order note (what the shop manager and the buyer see). Never
+        twice for one code: a re-run, or a write whose answer was lost, reads the order first."""
+        current = await self.client.order(order_id)  # always: cheap, and never posts twice
+        if _already_shipped(current, tracking_code):
+            return current
+        shipments = [*tracking_of(current), {"carrier": carrier, "tracking_code": tracking_code}]
+        body = {"status": "completed", "meta_data": [{"key": TRACKING_META, "value": shipments}]}
+        updated = await self.client.update_order(order_id, body)
+        text = shipment_note(carrier, tracking_code, note)
+        try:
+            await self.client.add_order_note(order_id, text)
+        except UncertainWriteError:
+            notes = await self.client.order_notes(order_id)
+            if not any(n.get("note") == text for n in notes):
+                await self.client.add_order_note(order_id, text)
+        return updated
+
+    async def set_order_status(self, order_id: str, status: str) -> Raw:
+        return await self.client.update_order(order_id, {"status": status})
+
+    # --- stock ---------------------------------------------------------------------------------
+
+    async def push_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
+        """Set stock of one product read just before: the simple product itself, or its
+        variations (each that manages its own stock; those sold from the parent's stock set
+        the parent), one batch call each side, only what differs; per-item errors raise."""
+        product_id = str(listing.get("id"))
+        wanted = dict(quantities)
+        sent: dict[str, int] = {}
+        unknown: list[str] = []
+        notes: list[str] = []
+        if listing.get("type") != "variable":
+            key: str = mapping.text(listing.get("sku")) or ""
+            if key not in wanted and "" in wanted:
+                key = ""
+            if key not in wanted:
+                return StockPush(product_id, "unchanged", {}, unknown=tuple(wanted))
+            quantity = wanted.pop(key)
+            unknown = list(wanted)
+            if listing.get("manage_stock") is True and listing.get("stock_quantity") == quantity:
+                return StockPush(product_id, "unchanged", {key: quantity}, unknown=tuple(unknown))
+            body = {
+                "update": [{"id": listing["id"], "manage_stock": True, "stock_quantity": quantity}]
+            }
+            answer = await self.client.batch_products(body)
+            _check_items(answer, product_id)
+            return StockPush(
+                product_id, "updated", {key: quantity}, answer["update"][0], tuple(unknown)
+            )
+        variations = listing.get(mapping.VARIATIONS) or []
+        updates = []
+        parent_quantity: int | None = None
+        for variation in variations:
+            options = mapping._options(variation.get("attributes"))
+            keys = [
+                k
+                for k in (mapping.text(variation.get("sku")), mapping.variant_signature(options))
+                if k
+            ]
+            found = next((k for k in keys if k in wanted), None)
+            if found is None:
+                continue
+            quantity = wanted.pop(found)
+            sent[found] = quantity
+            if variation.get("manage_stock") == "parent":
+                if parent_quantity is not None and parent_quantity != quantity:
+                    notes.append("variations share the parent's stock: the last value was sent")
+                parent_quantity = quantity
+                continue
+            if (
+                variation.get("manage_stock") is True
+                and variation.get("stock_quantity") == quantity
+            ):
+                continue
+            updates.append(
+                {"id": variation["id"], "manage_stock": True, "stock_quantity": quantity}
+            )
+        unknown = list(wanted)
+        if parent_quantity is not None and listing.get("stock_quantity") != parent_quantity:
+            answer = await self.client.batch_products(
+                {"update": [{"id": listing["id"], "stock_quantity": parent_quantity}]}
+            )
+            _check_items(answer, product_id)
+            notes.append("stock shared through the parent product")
+        if updates:
+            for first in range(0, len(updates), PAGE):
+                answer = await self.client.batch_variations(
+                    listing["id"], {"update": updates[first : first + PAGE]}
+                )
+                _check_items(answer, product_id)
+        if not updates and parent_quantity in (None, listing.get("stock_quantity")):
+            return StockPush(
+                product_id, "unchanged", sent, unknown=tuple(unknown), notes=tuple(notes)
+            )
+        return StockPush(product_id, "updated", sent, None, tuple(unknown), tuple(notes))
+
+
+TRACKING_META = "_shopbridge_tracking"
+# WooCommerce keeps no carrier list of its own (shipment-tracking plugins each bring theirs).
+CARRIERS = (
+    "DHL",
+    "DPD",
+    "GLS",
+    "Hermes",
+    "UPS",
+    "FedEx",
+    "USPS",
+    "Royal Mail",
+    "La Poste",
+    "PostNL",
+    "Deutsche Post",
+    "Other",
+)
+
+
+def tracking_of(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The shipments shopbridge recorded in the order's meta (a list of carrier/code)."""
+    for meta in order.get("meta_data") or []:
+        if isinstance(meta, Mapping) and meta.get("key") == TRACKING_META:
+            value = meta.get("value")
+            return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    return []
+
+
+def shipment_note(carrier: str | None, tracking_code: str | None, note: str | None) -> str:
+    parts = ["Shipped"]
+    if carrier:
+        parts.append(f"with {carrier}")
+    if tracking_code:
+        parts.append(f"- tracking {tracking_code}")
+    text = " ".join(parts) + "."
+    return f"{text} {note}" if note else text
+
+
+def _ids(records: list[Raw]) -> list[int]:
+    return [r["id"] for r in records if isinstance(r.get("id"), int)]
+
+
+def _already_shipped(order: Mapping[str, Any], tracking_code: str | None) -> bool:
+    if tracking_code is None:
+        return order.get("status") == "completed" and bool(tracking_of(order))
+    return any(s.get("tracking_code") == tracking_code for s in tracking_of(order))
+
+
+def _check_items(answer: Mapping[str, Any], product_id: str) -> None:
+    failed = [
+        item
+        for item in answer.get("update") or []
+        if isinstance(item, Mapping) and item.get("error")
+    ]
+    if failed:
+        first = failed[0]["error"]
+        raise FatalError(
+            f"WooCommerce refused {len(failed)} stock update(s) of product {product_id}: "
+            f"{first.get('code')}: {first.get('message')}",
+            status=int((first.get("data") or {}).get("status") or 400),
+        )
