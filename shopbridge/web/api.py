@@ -5,9 +5,10 @@ Documented at /api/docs (OpenAPI at /api/openapi.json)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from shopbridge.web.services import Dashboard
@@ -36,6 +37,14 @@ class Shipment(BaseModel):
     carrier: str | None = Field(None, max_length=200)
     tracking: str | None = Field(None, max_length=255)
     note: str | None = Field(None, max_length=500)
+
+
+class NewWooShop(BaseModel):
+    name: str = Field(max_length=64)
+    url: str = Field(max_length=200, description="https; http only on this machine")
+    consumer_key: str = Field(max_length=200)
+    consumer_secret: str = Field(max_length=200)
+    warehouse: str | None = Field(None, max_length=200)
 
 
 class NewShop(BaseModel):
@@ -89,6 +98,21 @@ def router(dash: Dashboard) -> APIRouter:
     def add_shop(body: NewShop) -> dict[str, Any]:
         return dash.shop(dash.add_etsy(body.name, body.keystring, body.shared_secret,
                                        body.api_url, body.warehouse))
+
+    @r.post("/shops/woocommerce", status_code=201,
+            summary="Register a WooCommerce shop by its REST API keys (then connect it)")
+    def add_woo(body: NewWooShop) -> dict[str, Any]:
+        return dash.shop(dash.add_woocommerce(body.name, body.url, body.consumer_key,
+                                              body.consumer_secret, body.warehouse))
+
+    @r.post("/shops/{name}/connect",
+            summary="WooCommerce: check the keys and connect. Etsy: the URL to authorise at")
+    async def connect(name: str, request: Request) -> dict[str, Any]:
+        shop = await asyncio.to_thread(dash.shop, name)
+        if shop["channel"] == "woocommerce":
+            return await dash.connect_woocommerce(name)
+        callback = str(request.url_for("oauth_callback"))
+        return {"authorize_url": await asyncio.to_thread(dash.authorize, name, callback)}
 
     @r.get("/shops/{name}")
     def shop(name: str) -> dict[str, Any]:

@@ -152,6 +152,24 @@ class Dashboard:
         )
         return record.name
 
+    def add_woocommerce(self, name: str, url: str, consumer_key: str, consumer_secret: str,
+                        warehouse: str | None = None) -> str:
+        for label, value in (("name", name), ("site address", url),
+                             ("consumer key", consumer_key), ("consumer secret", consumer_secret),
+                             ("warehouse", warehouse or "")):
+            if len(value) > MAX_TEXT:
+                raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+        self.connections.shops.check_new_name(name.strip())
+        record = self.connections.register_woocommerce(
+            name.strip(), url, consumer_key, consumer_secret, _text(warehouse)
+        )
+        return record.name
+
+    async def connect_woocommerce(self, name: str) -> dict[str, Any]:
+        """Check a WooCommerce shop's keys (read, then an empty write) and read its currency."""
+        record, site = await self.connections.connect_woocommerce(name[:MAX_TEXT])
+        return {"name": record.name, "status": record.status, **site.as_dict()}
+
     def authorize(self, name: str, redirect_uri: str) -> str:
         """The channel's authorisation URL (single-use state and PKCE verifier kept)."""
         return self.connections.start_authorization(name[:MAX_TEXT], redirect_uri).url

@@ -353,3 +353,32 @@ def test_empty_loading_and_error_states_of_the_lists(client: TestClient) -> None
     unknown = client.get("/orders?shop=nowhere")
     assert unknown.status_code == 400 and "no shop named" in unknown.text
     assert client.get("/jobs/12345").status_code == 404
+
+
+def test_a_woocommerce_shop_by_its_keys(client: TestClient, database: Database) -> None:
+    from shopbridge.sandbox.woocommerce import WooSandboxConfig
+    from shopbridge.sandbox.woocommerce import serve_in_thread as woo_sandbox
+
+    with woo_sandbox(WooSandboxConfig(seed=11, products=6, orders=70)) as woo:
+        wrong = post(client, "/shops/woocommerce", name="site", url="ftp://nowhere",
+                     consumer_key="ck", consumer_secret="cs")
+        assert wrong.status_code == 400 and "not an http(s) URL" in wrong.text
+        added = post(client, "/shops/woocommerce", name="site", url=woo.base_url,
+                     consumer_key=woo.consumer_key, consumer_secret=woo.consumer_secret,
+                     warehouse="main")
+        assert added.status_code == 303, added.text
+        page = client.get("/shops/site").text
+        assert "Check the keys and connect" in page and woo.consumer_secret not in page
+        connected = post(client, "/shops/site/connect")
+        assert connected.status_code == 303, connected.text
+        page = client.get("/shops/site").text
+        assert "shop site connected (" in page and "connected" in page
+        job = client.post("/shops/site/sync/orders",
+                          headers={"hx-request": "true", "x-csrf-token": csrf(client)})
+        job_id = int(re.search(r'id="job-(\d+)"', job.text).group(1))
+        client.app.state.dashboard.runner.wait(job_id, 60)
+        done = client.get(f"/api/v1/jobs/{job_id}").json()
+        assert done["state"] == "done", done
+        assert done["summary"]["created"] == 70
+    orders = client.get("/orders?shop=site").text
+    assert len(re.findall(r'href="/orders/site/', orders)) == 50
