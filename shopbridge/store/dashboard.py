@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shopbridge.domain.money import Money
 from shopbridge.store.db import Database
-from shopbridge.store.models import Customer, SalesOrder, Shop, SyncError, SyncRecord
+from shopbridge.store.models import Customer, SalesOrder, Shop, SyncError, SyncRecord, Variant
 
 REMOVED = "removed"
 CUSTOMER_ORDERS = 200
@@ -130,3 +130,10 @@ def record_payload(session: Session, run_id: int, record_id: int) -> dict[str, A
         "error": record.error,
         "payload": record.payload,
     }
+
+
+def variant_item(session: Session, variant_id: int) -> int | None:
+    """The item a variant belongs to, or None."""
+    return session.execute(
+        select(Variant.item_id).where(Variant.id == variant_id)
+    ).scalar_one_or_none()

@@ -231,6 +231,10 @@ def router(dash: Dashboard) -> APIRouter:
     def item(item_id: int) -> dict[str, Any]:
         return dash.item(item_id)
 
+    @r.get("/variants/{variant_id}")
+    def variant(variant_id: int) -> dict[str, Any]:
+        return dash.variant(variant_id)
+
     @r.get("/stock")
     def stock(shop: str | None = None, warehouse: str | None = None, search: str | None = None,
               after: str | None = None) -> dict[str, Any]:

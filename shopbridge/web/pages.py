@@ -344,6 +344,10 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     def item_page(request: Request, item_id: int) -> Response:
         return page(request, "item.html", item=dash.item(item_id))
 
+    @r.get("/variants/{variant_id}", response_class=HTMLResponse)
+    def variant_page(request: Request, variant_id: int) -> Response:
+        return page(request, "variant.html", variant=dash.variant(variant_id))
+
     @r.get("/stock", response_class=HTMLResponse)
     def stock_page(request: Request, shop: str | None = None, warehouse: str | None = None,
                    search: str | None = None, after: str | None = None) -> Response:

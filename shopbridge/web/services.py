@@ -375,6 +375,18 @@ class Dashboard:
             except ShopbridgeError as exc:
                 raise LookupError(str(exc)) from None
 
+    def variant(self, variant_id: int) -> dict[str, Any]:
+        """A variant with its item, stock per warehouse, what each channel lists it as, and its
+        moves (by SKU)."""
+        with self.database.read() as session:
+            item_id = dashboard.variant_item(session, variant_id)
+            if item_id is None:
+                raise LookupError(f"no variant {variant_id}")
+            item = details.item_detail(session, item_id)
+        variant = next(v for v in item.pop("variants") if v["id"] == variant_id)
+        moves = self.moves(variant["sku"], 50) if variant["sku"] else []
+        return {**variant, "item": item, "moves": moves}
+
     def unmatched(self) -> list[dict[str, Any]]:
         names = {s.id: s.name for s in self.connections.shops.list()}
         with self.database.read() as session:

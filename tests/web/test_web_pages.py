@@ -146,6 +146,10 @@ def test_connect_sync_and_every_page(
     item_id = re.search(r'href="/items/(\d+)"', items).group(1)
     item = client.get(f"/items/{item_id}").text
     sku = re.search(r'href="/stock/([^"]+)"', item).group(1)
+    variant_id = re.search(r'href="/variants/(\d+)"', item).group(1)
+    variant = client.get(f"/variants/{variant_id}").text
+    assert "On the channels" in variant and "Stock per warehouse" in variant
+    assert client.get("/variants/999999").status_code == 404
     assert client.get("/items/unmatched").status_code == 200
 
     stock = client.get("/stock").text
