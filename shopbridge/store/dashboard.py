@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.money import Money
@@ -95,7 +95,8 @@ def run_records(
             SyncRecord.external_id,
             SyncRecord.outcome,
             SyncRecord.error,
-            SyncRecord.payload.is_not(None),
+            # JSON's None is stored as JSON null, not SQL NULL: compare the text.
+            func.coalesce(cast(SyncRecord.payload, Text), "null") != "null",
         )
         .where(SyncRecord.run_id == run_id)
         .order_by(SyncRecord.id)
