@@ -201,6 +201,11 @@ def router(dash: Dashboard) -> APIRouter:
         return await dash.ship(shop, number, body.carrier or "", body.tracking or "",
                                body.note or "", None)
 
+    @r.post("/orders/{shop}/{number}/payload",
+            summary="The order as the channel answers it now (one API call)")
+    async def live_payload(shop: str, number: str) -> Any:
+        return await dash.live_payload(shop, number)
+
     @r.get("/customers")
     def customers(shop: str | None = None, search: str | None = None,
                   after: str | None = None) -> dict[str, Any]:

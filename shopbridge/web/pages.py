@@ -298,6 +298,14 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
         flash(request, f"order {number}: {result['outcome']}: {result['message']}")
         return back(f"/orders/{quote(shop)}/{quote(number)}")
 
+    @r.post("/orders/{shop}/{number}/payload", response_class=HTMLResponse)
+    async def live_payload(request: Request, shop: str, number: str) -> Response:
+        try:
+            payload = await dash.live_payload(shop, number)
+        except ShopbridgeError as exc:
+            return page(request, "_payload.html", 400, payload=None, error=str(exc))
+        return page(request, "_payload.html", payload=payload, error=None)
+
     @r.get("/customers", response_class=HTMLResponse)
     def customers_page(request: Request, shop: str | None = None, search: str | None = None,
                        after: str | None = None) -> Response:

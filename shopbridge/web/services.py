@@ -32,6 +32,7 @@ from shopbridge.store import (
 )
 from shopbridge.store import runs as history
 from shopbridge.store.db import Database
+from shopbridge.sync import peek
 from shopbridge.sync.errors import ErrorQueue
 from shopbridge.sync.pull import Progress
 from shopbridge.sync.runs import RunSummary
@@ -343,6 +344,12 @@ class Dashboard:
         (result,) = await service.ship([request], source="web",
                                        actor=f"web:{user}" if user else None)
         return {**result.as_dict(), "ok": result.ok}
+
+    async def live_payload(self, shop: str, number: str) -> Any:
+        """The order as the channel answers it now (one API call; nothing written)."""
+        order = await asyncio.to_thread(self.order, shop, number)
+        return await peek.order_payload(self.connections, order["shop"],
+                                        str(order["receipt_id"] or order["number"]))
 
     def customers(self, shop: str | None, search: str | None, after: str | None) -> Page:
         where = queries.ViewFilter(shop=_text(shop), search=_text(search),

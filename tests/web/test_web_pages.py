@@ -133,6 +133,9 @@ def test_connect_sync_and_every_page(
     detail = client.get(f"/orders/{SHOP}/{numbers[0]}")
     assert detail.status_code == 200 and "Lines" in detail.text and "Raw payload" in detail.text
     assert re.search(r"\d+\.\d\d [A-Z]{3}", detail.text)  # money in its currency
+    live = client.post(f"/orders/{SHOP}/{numbers[0]}/payload",
+                       headers={"hx-request": "true", "x-csrf-token": csrf(client)})
+    assert live.status_code == 200 and "receipt_id" in live.text and "<html" not in live.text
     assert client.get(f"/orders/{SHOP}/nope").status_code == 404
     assert "No orders match" in client.get("/orders?search=zzzznothing").text
     bad_date = client.get("/orders?since=yesterday")
