@@ -147,9 +147,8 @@ def router(dash: Dashboard) -> APIRouter:
              limit: int = 50) -> Any:
         if not 1 <= limit <= 1000:
             raise HTTPException(422, "limit is 1 to 1000")
-        found = dash.runs(shop, failed, after)
-        # A bare list (the first version's shape), at most `limit` of one page.
-        return found.rows[:limit]
+        # A bare list, newest first (the first version's shape); `after` a run id to go on from.
+        return dash.runs(shop, failed, after, limit).rows
 
     @r.get("/runs/{run_id}")
     def run(run_id: int) -> dict[str, Any]:

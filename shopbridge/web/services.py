@@ -233,11 +233,11 @@ class Dashboard:
 
         return self.runner.start(run["shop"], f"resync of run {run_id}", work)
 
-    def runs(self, shop: str | None, failed: bool, after: str | None) -> Page:
+    def runs(self, shop: str | None, failed: bool, after: str | None, size: int = PAGE) -> Page:
         before = _cursor(after, 1)
-        rows = history.list_runs(self.database, _text(shop), failed, PAGE + 1,
+        rows = history.list_runs(self.database, _text(shop), failed, size + 1,
                                  before[0] if before else None)
-        return _page(rows, lambda r: str(r["id"]))
+        return _page(rows, lambda r: str(r["id"]), size)
 
     def run(self, run_id: int, limit: int = 500) -> dict[str, Any]:
         """The run, its first `limit` records (each with whether its payload was kept) and how
@@ -485,9 +485,9 @@ class Dashboard:
         return reports.budget_rows(self.database, self.settings, utcnow())
 
 
-def _page(rows: list[dict[str, Any]], key: Any) -> Page:
-    if len(rows) > PAGE:
-        rows = rows[:PAGE]
+def _page(rows: list[dict[str, Any]], key: Any, size: int = PAGE) -> Page:
+    if len(rows) > size:
+        rows = rows[:size]
         return Page(rows, key(rows[-1]))
     return Page(rows, None)
 

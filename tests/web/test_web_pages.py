@@ -246,6 +246,10 @@ def test_api_with_a_token(client: TestClient, sandbox: SandboxHandle, database: 
     client.app.state.dashboard.runner.wait(job.json()["id"], 60)
     assert api.get(f"/api/v1/jobs/{job.json()['id']}").json()["state"] == "done"
     runs = api.get("/api/v1/runs").json()
+    newest = api.get("/api/v1/runs", params={"limit": 1}).json()
+    assert len(newest) == 1 and newest[0]["id"] == runs[0]["id"]
+    rest = api.get("/api/v1/runs", params={"after": str(runs[0]["id"])}).json()
+    assert [r["id"] for r in rest] == [r["id"] for r in runs[1:]]
     resync = api.post(f"/api/v1/runs/{runs[-1]['id']}/resync")
     assert resync.status_code == 202
     client.app.state.dashboard.runner.wait(resync.json()["id"], 60)
