@@ -134,6 +134,7 @@ def seed_problems(dash: Dashboard) -> str:
     return receipt
 
 
+@pytest.mark.slow
 def test_a_sellers_day_in_chromium(dashboard: Dashboard) -> None:
     from playwright.sync_api import expect, sync_playwright
 
