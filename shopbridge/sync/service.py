@@ -240,7 +240,8 @@ class SyncService:
         self, shop: ShopRecord, client: object, recorder: RunRecorder, store: StoreThread
     ) -> ChannelWriter:
         try:
-            return writer_for(shop.channel, client, int(shop.external_shop_id or 0))
+            external = shop.external_shop_id or "0"  # a WooCommerce site's is its address
+            return writer_for(shop.channel, client, int(external) if external.isdigit() else 0)
         except ShopbridgeError as exc:
             await store(recorder.finish, 0, str(exc))
             raise
