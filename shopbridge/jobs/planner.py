@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from shopbridge.config import Settings
 from shopbridge.jobs.schedule import default_intervals, intervals_for, stagger
-from shopbridge.store import schedules, stockpush
+from shopbridge.store import schedules, stockpush, webhooks
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
 
@@ -23,6 +23,10 @@ from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
 # stock: the orders pull, a read per 100 changed listings, the writes (a few, usually).
 CALLS_PER_RUN = {"listings": 3, "reconcile": 3, "stock": 4}
 STOCK = "stock"
+# Webhook deliveries queued for a shop make its webhooks job due at once (sync/hooks.py); a job
+# that failed waits 2^failures seconds (at most HOOKS_BACKOFF_CAP) before it is tried again.
+HOOKS = "webhooks"
+HOOKS_BACKOFF_CAP = 300.0
 # A new job's first run is spread over at most this long (the shops of a key never start at once).
 FIRST_RUN_SPREAD = 300
 
@@ -95,7 +99,32 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
             job = Job(shop_id, names[shop_id], stream, interval,
                       now + timedelta(seconds=interval))
             due.append((min(row.next_run_at, now), job))
+    due += _queued_hooks(database, rows, names, now)
     return [job for _, job in sorted(due, key=lambda pair: pair[0])]
+
+
+def _queued_hooks(
+    database: Database,
+    rows: dict[tuple[int, str], schedules.ScheduleRow],
+    names: dict[int, str],
+    now: datetime,
+) -> list[tuple[datetime, Job]]:
+    """The webhooks job of every connected shop with deliveries queued (one query)."""
+    connected = {shop.id for shop in schedules.shops(database) if shop.status == "connected"}
+    out = []
+    for shop_id in webhooks.shops_with_pending(database):
+        if shop_id not in connected:
+            continue
+        row = rows.get((shop_id, HOOKS))
+        if row is None:
+            schedules.ensure(database, shop_id, HOOKS, now)
+        elif row.failures_in_row and row.last_claimed_at is not None:
+            wait = min(HOOKS_BACKOFF_CAP, 2.0 ** row.failures_in_row)
+            if row.last_claimed_at > now - timedelta(seconds=wait):
+                continue
+        # Its next_run_at is far away: only queued deliveries make it due.
+        out.append((now, Job(shop_id, names[shop_id], HOOKS, 0.0, now + timedelta(days=1))))
+    return out
 
 
 def _changed_stock(
@@ -108,7 +137,7 @@ def _changed_stock(
 
 
 def claim(database: Database, job: Job, now: datetime) -> bool:
-    if job.stream == STOCK:
+    if job.stream in (STOCK, HOOKS):
         # A job made due by a stock change is claimed like one whose time has come.
         return schedules.claim_any(database, job.shop_id, job.stream, now, job.next_run_at)
     return schedules.claim(database, job.shop_id, job.stream, now, job.next_run_at)
