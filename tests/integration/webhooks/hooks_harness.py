@@ -44,6 +44,7 @@ class Hooks:
     etsy_shop_id: int
     accepted: list[int]
     settings: Settings
+    app: Any = None
     counter: int = 0
 
     @property
@@ -126,7 +127,7 @@ async def make_hooks(database: Database, tmp_path: Path, **config: Any) -> Hooks
     app = create_app(settings, database, secret="test-session-secret", routers=[receiver],
                      open_to_all=[PREFIX])
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
-    return Hooks(harness, client, shop.id, harness.etsy_shop_id, accepted, settings)
+    return Hooks(harness, client, shop.id, harness.etsy_shop_id, accepted, settings, app)
 
 
 def sandbox_time(world: Any) -> datetime:
