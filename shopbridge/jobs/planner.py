@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shopbridge.config import Settings
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.jobs import adaptive
 from shopbridge.jobs.schedule import default_intervals, intervals_for, stagger
 from shopbridge.store import schedules, stockpush, webhooks
 from shopbridge.store.db import Database
@@ -41,11 +43,14 @@ class Job:
 
 
 def effective_intervals(
-    database: Database, settings: Settings
+    database: Database, settings: Settings, now: datetime | None = None
 ) -> dict[tuple[int, str], float]:
-    """Seconds between runs of every active job of every runnable shop."""
+    """Seconds between runs of every active job of every runnable shop. Orders intervals adapt
+    to each shop's hour of day and slow down while its webhooks are healthy (jobs/adaptive)."""
     defaults = default_intervals(settings)
     rows = schedules.rows(database)
+    active = adaptive.shop_activity(database, rows, now or utcnow())
+    quiet = adaptive.ShopActivity()
     by_key: dict[str, list[schedules.ShopJobs]] = defaultdict(list)
     for shop in schedules.shops(database):
         if shop.status == "connected":
@@ -64,14 +69,17 @@ def effective_intervals(
         polled = [shop for shop in shops if configured[shop.id]["orders"] > 0]
         demands = [
             OrdersDemand(
-                rate=rows[(s.id, "orders")].order_rate if (s.id, "orders") in rows else 0.0,
-                base=configured[s.id]["orders"],
+                rate=active.get(s.id, quiet).rate(
+                    rows[(s.id, "orders")].order_rate if (s.id, "orders") in rows else 0.0
+                ),
+                base=active.get(s.id, quiet).base(configured[s.id]["orders"]),
             )
             for s in polled
         ]
         result = plan(demands, fixed, budget, cap)
-        for shop, interval in zip(polled, result.orders_intervals, strict=True):
-            out[(shop.id, "orders")] = interval
+        for shop, interval, demand in zip(polled, result.orders_intervals, demands, strict=True):
+            shape = active.get(shop.id, quiet)
+            out[(shop.id, "orders")] = shape.at_this_hour(interval, demand.base, cap)
         for shop in shops:
             for stream in CALLS_PER_RUN:
                 if configured[shop.id][stream] > 0:
@@ -83,7 +91,7 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
     """Jobs due at `now`, oldest first; new jobs get their staggered first run."""
     if not settings.scheduler_enabled:
         return []
-    intervals = effective_intervals(database, settings)
+    intervals = effective_intervals(database, settings, now)
     rows = schedules.rows(database)
     names = {shop.id: shop.name for shop in schedules.shops(database)}
     due: list[tuple[datetime, Job]] = []

@@ -286,3 +286,14 @@ def all_stats(database: Database) -> dict[int, dict[str, tuple[int, datetime]]]:
         for row in session.execute(select(WebhookStat)).scalars():
             out[row.shop_id][row.reason] = (int(row.count), as_utc(row.last_at))
     return dict(out)
+
+
+def last_accepted(database: Database) -> dict[int, datetime]:
+    """shop id -> when its last delivery was accepted (a duplicate counts: Etsy is sending)."""
+    with database.read() as session:
+        rows = session.execute(
+            select(WebhookStat.shop_id, func.max(WebhookStat.last_at))
+            .where(WebhookStat.reason.in_((ACCEPTED, DUPLICATE)))
+            .group_by(WebhookStat.shop_id)
+        ).all()
+    return {int(shop_id): as_utc(at) for shop_id, at in rows if at is not None}
