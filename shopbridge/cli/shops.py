@@ -233,8 +233,14 @@ def list_shops(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 @app.command("show")
 def show(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
-    """One shop: status and why, Etsy ids, API URL (never a secret)."""
-    emit_object(_row(_service(ctx).shops.get(name)), f"Shop {name}", as_json)
+    """One shop: status and why, Etsy ids, API URL, its webhooks: deliveries accepted,
+    refused by reason, the last received (never a secret)."""
+    from shopbridge.store import webhooks
+
+    service = _service(ctx)
+    shop = service.shops.get(name)
+    row = {**_row(shop), **webhooks.shop_view(service.database, shop.id)}
+    emit_object(row, f"Shop {name}", as_json)
 
 
 @app.command("settings")

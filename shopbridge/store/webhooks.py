@@ -297,3 +297,34 @@ def last_accepted(database: Database) -> dict[int, datetime]:
             .group_by(WebhookStat.shop_id)
         ).all()
     return {int(shop_id): as_utc(at) for shop_id, at in rows if at is not None}
+
+
+def shop_view(database: Database, shop_id: int) -> dict[str, object]:
+    """What `shop show` says about a shop's webhooks (never a secret)."""
+    found = stats(database, shop_id)
+    last = found.last_received_at
+    refused_last = found.last_refused_at
+    return {
+        "webhooks_accepted": found.accepted,
+        "webhooks_duplicates": found.counts.get(DUPLICATE, 0),
+        "webhooks_refused": dict(sorted(found.refused.items())),
+        "webhooks_last_received": last.isoformat() if last else None,
+        "webhooks_last_refused": refused_last.isoformat() if refused_last else None,
+        "webhooks_queued": found.pending,
+        **secrets_info(database, shop_id),
+    }
+
+
+def orders_polled_since(database: Database, shop_id: int, since: datetime) -> int:
+    """Orders the shop's polls (orders runs) created since `since`."""
+    from shopbridge.store.models import SyncRun
+
+    with database.read() as session:
+        total = session.execute(
+            select(func.coalesce(func.sum(SyncRun.created), 0)).where(
+                SyncRun.shop_id == shop_id,
+                SyncRun.stream == "orders",
+                SyncRun.started_at > since,
+            )
+        ).scalar_one()
+    return int(total)
