@@ -10,22 +10,21 @@ from typing import Any
 from shopbridge.channels.base import ChannelAdapter, ChannelWriter
 from shopbridge.channels.etsy import mapping as etsy_mapping
 from shopbridge.channels.etsy.adapter import EtsyAdapter
+from shopbridge.channels.woocommerce import mapping as woo_mapping
 from shopbridge.channels.woocommerce.adapter import WooAdapter
 from shopbridge.domain.money import Money
 from shopbridge.errors import ConfigError
 
 ADAPTERS: dict[str, Callable[[Any, int], ChannelAdapter]] = {
     "etsy": EtsyAdapter,
-    # WooAdapter has no shipped_orders (the sweep of shipped orders) yet.
-    "woocommerce": WooAdapter,  # type: ignore[dict-item]
+    "woocommerce": WooAdapter,
 }
 
 
 # Channels that take stock and shipments back (the push engine's side of the same adapters).
 WRITERS: dict[str, Callable[[Any, int], ChannelWriter]] = {
     "etsy": EtsyAdapter,
-    # WooAdapter has no stock_of / plan_stock (the stock pusher's read and plan) yet.
-    "woocommerce": WooAdapter,  # type: ignore[dict-item]
+    "woocommerce": WooAdapter,
 }
 
 
@@ -50,6 +49,9 @@ class ShippingRules:
 SHIPPING: dict[str, ShippingRules] = {
     "etsy": ShippingRules(
         etsy_mapping.OTHER_CARRIER, etsy_mapping.carrier_for, etsy_mapping.tracking_required
+    ),
+    "woocommerce": ShippingRules(
+        woo_mapping.OTHER_CARRIER, woo_mapping.carrier_for, woo_mapping.tracking_required
     ),
 }
 

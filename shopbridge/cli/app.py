@@ -105,6 +105,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "Records that failed to import: list, retry, dismiss.",
         SYNC,
     ),
+    "remote": LazyCommand(
+        "shopbridge.cli.remote",
+        "app",
+        "Read a channel's records live, without importing them.",
+        SYNC,
+    ),
     "budget": LazyCommand(
         "shopbridge.cli.budget",
         "budget",

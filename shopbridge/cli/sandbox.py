@@ -172,6 +172,7 @@ def woocommerce(
             "timezone": timezone,
             "ca_file": files[0] if files else None,
         }
+        application.state.sandbox.public_url = info["base_url"]
         if as_json:
             typer.echo(json.dumps(info), nl=True)
         else:

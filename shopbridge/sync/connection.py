@@ -673,8 +673,11 @@ def woo_site_url(url: str) -> str:
 
 
 def woo_identity(url: str) -> str:
-    """The site's identity as a shop id: its address without scheme and trailing slash."""
-    return url.split("://", 1)[-1].rstrip("/").lower()
+    """The site's identity as a shop id: a number derived from its address (without scheme and
+    trailing slash), so one site is one shop, and every engine that reads a channel's shop id
+    as a number (Etsy's are) takes it as it is."""
+    address = url.split("://", 1)[-1].rstrip("/").lower()
+    return str(int(hashlib.sha256(address.encode()).hexdigest()[:12], 16))
 
 
 def _woo_reason(exc: ShopbridgeError) -> str:

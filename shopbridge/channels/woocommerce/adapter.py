@@ -27,7 +27,16 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shopbridge.channels.base import Batch, Carrier, Raw, StockPush, UncertainWriteError
+from shopbridge.channels.base import (
+    Batch,
+    Carrier,
+    ListingStock,
+    Raw,
+    StockOutcome,
+    StockPush,
+    UncertainWriteError,
+    VariantStock,
+)
 from shopbridge.channels.woocommerce import mapping
 from shopbridge.channels.woocommerce.client import PAGE, Page, WooClient
 from shopbridge.domain.records import Listing, Order
@@ -235,6 +244,19 @@ class WooAdapter:
         async for page in self._pages(lambda n: self.client.orders(page=n, **params)):
             yield Batch(page.records, page.total)
 
+    async def shipped_orders(self, start: datetime, end: datetime) -> AsyncIterator[Batch]:
+        """Orders created in [start, end) that are completed (shipped)."""
+        params = {
+            "after": wall(whole(start) - SECOND),
+            "before": wall(whole(end)),
+            "dates_are_gmt": True,
+            "orderby": "id",
+            "order": "asc",
+            "status": "completed",
+        }
+        async for page in self._pages(lambda n: self.client.orders(page=n, **params)):
+            yield Batch(page.records, page.total)
+
     async def order(self, external_id: str) -> Raw:
         return await self.client.order(external_id)
 
@@ -291,6 +313,14 @@ class WooAdapter:
         )
         return await self.listing(external_id)
 
+    async def ship_from(self) -> str | None:
+        """The store's country (settings: woocommerce_default_country, "DE:BE" -> "DE")."""
+        for setting in await self.client.settings_general():
+            if isinstance(setting, dict) and setting.get("id") == "woocommerce_default_country":
+                country = str(setting.get("value") or "").partition(":")[0].strip().upper()
+                return country or None
+        return None
+
     async def carriers(self, origin_country: str) -> list[Carrier]:
         return [Carrier(name) for name in CARRIERS]
 
@@ -326,82 +356,115 @@ class WooAdapter:
 
     # --- stock ---------------------------------------------------------------------------------
 
-    async def push_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
-        """Set stock of one product read just before: the simple product itself, or its
-        variations (each that manages its own stock; those sold from the parent's stock set
-        the parent), one batch call each side, only what differs; per-item errors raise."""
-        product_id = str(listing.get("id"))
+    def stock_of(self, listing: Raw) -> ListingStock:
+        """A product's stock as read: one variant for a simple product (key: its SKU, else
+        ""), one per variation (key: SKU, else the attribute signature); variations sold from
+        the parent's stock are one group (they share ONE quantity on the site)."""
+        product_id = mapping.listing_id(listing)
+        parsed = mapping.listing_from_woo(listing, self.currency)
+        variants = []
+        raw_variations = {str(v.get("id")): v for v in listing.get(mapping.VARIATIONS) or []}
+        for variant in parsed.variants:
+            raw = raw_variations.get(variant.external_product_id or "")
+            group = "parent" if raw is not None and raw.get("manage_stock") == "parent" else ""
+            variants.append(
+                VariantStock(
+                    key=variant.sku or variant.signature,
+                    sku=variant.sku,
+                    signature=variant.signature,
+                    quantity=variant.quantity,
+                    enabled=variant.is_enabled,
+                    product_id=variant.external_product_id,
+                    group=group,
+                )
+            )
+        return ListingStock(product_id, str(parsed.state), tuple(variants))
+
+    def plan_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
+        return self._plan(listing, quantities)[0]
+
+    def _plan(
+        self, listing: Raw, quantities: Mapping[str, int]
+    ) -> tuple[StockPush, list[dict[str, Any]], list[dict[str, Any]]]:
+        """What to send: (the outcome, product updates, variation updates), no call."""
+        product_id = mapping.listing_id(listing)
         wanted = dict(quantities)
         sent: dict[str, int] = {}
-        unknown: list[str] = []
         notes: list[str] = []
+        products: list[dict[str, Any]] = []
+        variations: list[dict[str, Any]] = []
         if listing.get("type") != "variable":
-            key: str = mapping.text(listing.get("sku")) or ""
-            if key not in wanted and "" in wanted:
-                key = ""
-            if key not in wanted:
-                return StockPush(product_id, "unchanged", {}, unknown=tuple(wanted))
-            quantity = wanted.pop(key)
-            unknown = list(wanted)
-            if listing.get("manage_stock") is True and listing.get("stock_quantity") == quantity:
-                return StockPush(product_id, "unchanged", {key: quantity}, unknown=tuple(unknown))
-            body = {
-                "update": [{"id": listing["id"], "manage_stock": True, "stock_quantity": quantity}]
-            }
-            answer = await self.client.batch_products(body)
-            _check_items(answer, product_id)
-            return StockPush(
-                product_id, "updated", {key: quantity}, answer["update"][0], tuple(unknown)
-            )
-        variations = listing.get(mapping.VARIATIONS) or []
-        updates = []
-        parent_quantity: int | None = None
-        for variation in variations:
-            options = mapping._options(variation.get("attributes"))
-            keys = [
-                k
-                for k in (mapping.text(variation.get("sku")), mapping.variant_signature(options))
-                if k
-            ]
-            found = next((k for k in keys if k in wanted), None)
-            if found is None:
-                continue
-            quantity = wanted.pop(found)
-            sent[found] = quantity
-            if variation.get("manage_stock") == "parent":
-                if parent_quantity is not None and parent_quantity != quantity:
-                    notes.append("variations share the parent's stock: the last value was sent")
-                parent_quantity = quantity
-                continue
-            if (
-                variation.get("manage_stock") is True
-                and variation.get("stock_quantity") == quantity
-            ):
-                continue
-            updates.append(
-                {"id": variation["id"], "manage_stock": True, "stock_quantity": quantity}
-            )
-        unknown = list(wanted)
-        if parent_quantity is not None and listing.get("stock_quantity") != parent_quantity:
-            answer = await self.client.batch_products(
-                {"update": [{"id": listing["id"], "stock_quantity": parent_quantity}]}
-            )
-            _check_items(answer, product_id)
-            notes.append("stock shared through the parent product")
-        if updates:
-            for first in range(0, len(updates), PAGE):
+            key = mapping.text(listing.get("sku"))
+            chosen = key if key in wanted else ("" if "" in wanted else None)
+            if chosen is not None:
+                quantity = wanted.pop(chosen)
+                sent[chosen] = quantity
+                managed = listing.get("manage_stock") is True
+                if not managed or listing.get("stock_quantity") != quantity:
+                    products.append(
+                        {"id": listing["id"], "manage_stock": True, "stock_quantity": quantity}
+                    )
+        else:
+            parent_quantity: int | None = None
+            for variation in listing.get(mapping.VARIATIONS) or []:
+                options = mapping._options(variation.get("attributes"))
+                keys = [mapping.text(variation.get("sku")), mapping.variant_signature(options)]
+                found = next((k for k in keys if k and k in wanted), None)
+                if found is None and "" in wanted and not keys[0] and not keys[1]:
+                    found = ""
+                if found is None:
+                    continue
+                quantity = wanted.pop(found)
+                sent[found] = quantity
+                if variation.get("manage_stock") == "parent":
+                    if parent_quantity is not None and parent_quantity != quantity:
+                        notes.append("variations share the parent's stock: the last value is sent")
+                    parent_quantity = quantity
+                elif (
+                    variation.get("manage_stock") is not True
+                    or variation.get("stock_quantity") != quantity
+                ):
+                    variations.append(
+                        {"id": variation["id"], "manage_stock": True, "stock_quantity": quantity}
+                    )
+            if parent_quantity is not None:
+                notes.append("stock shared through the parent product")
+                if listing.get("stock_quantity") != parent_quantity:
+                    products.append({"id": listing["id"], "stock_quantity": parent_quantity})
+        outcome: StockOutcome = "updated" if products or variations else "unchanged"
+        push = StockPush(product_id, outcome, sent, None, tuple(wanted), tuple(notes))
+        return push, products, variations
+
+    async def push_stock(self, listing: Raw, quantities: Mapping[str, int]) -> StockPush:
+        """Set the stock of one product read just before: a simple product's own, a variable
+        product's variations (those sold from the parent's stock through the parent), only
+        what differs: one products/batch call and one variations/batch call per 100 at most.
+        Per-item refusals inside the 200 raise FatalError naming the product."""
+        plan, products, variations = self._plan(listing, quantities)
+        if plan.outcome == "unchanged":
+            return plan
+        after: dict[str, Any] = dict(listing)
+        if products:
+            answer = await self.client.batch_products({"update": products})
+            _check_items(answer, plan.listing_id)
+            updated = answer.get("update") or []
+            if updated and isinstance(updated[0], dict):
+                after.update({k: v for k, v in updated[0].items() if k != mapping.VARIATIONS})
+        if variations:
+            changed: dict[Any, Any] = {}
+            for first in range(0, len(variations), PAGE):
                 answer = await self.client.batch_variations(
-                    listing["id"], {"update": updates[first : first + PAGE]}
+                    listing["id"], {"update": variations[first : first + PAGE]}
                 )
-                _check_items(answer, product_id)
-        if not updates and parent_quantity in (None, listing.get("stock_quantity")):
-            return StockPush(
-                product_id, "unchanged", sent, unknown=tuple(unknown), notes=tuple(notes)
-            )
-        return StockPush(product_id, "updated", sent, None, tuple(unknown), tuple(notes))
+                _check_items(answer, plan.listing_id)
+                changed.update({v.get("id"): v for v in answer.get("update") or []})
+            after[mapping.VARIATIONS] = [
+                changed.get(v.get("id"), v) for v in listing.get(mapping.VARIATIONS) or []
+            ]
+        return StockPush(plan.listing_id, "updated", plan.sent, after, plan.unknown, plan.notes)
 
 
-TRACKING_META = "_shopbridge_tracking"
+TRACKING_META = mapping.TRACKING_META
 # WooCommerce keeps no carrier list of its own (shipment-tracking plugins each bring theirs).
 CARRIERS = (
     "DHL",

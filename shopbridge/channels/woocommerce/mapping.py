@@ -34,6 +34,7 @@ from shopbridge.domain.records import (
     OrderTotals,
     Payment,
     Refund,
+    Shipment,
     Variant,
     VariantOption,
 )
@@ -416,6 +417,16 @@ def order_from_woo(raw: Mapping[str, Any], decimals: int | None = None) -> Order
         else None
     )
     note = raw.get("customer_note")
+    completed = gmt(raw, "date_completed", required=False)
+    shipments = tuple(
+        Shipment(
+            external_id=f"{external_id}-{number + 1}",
+            carrier=_or_none(entry.get("carrier")),
+            tracking_code=_or_none(entry.get("tracking_code")),
+            shipped_at=completed,
+        )
+        for number, entry in enumerate(_tracking(raw))
+    )
     return Order(
         external_id=external_id,
         created_at=created,
@@ -427,6 +438,7 @@ def order_from_woo(raw: Mapping[str, Any], decimals: int | None = None) -> Order
         lines=tuple(lines),
         shipping_address=_address(raw.get("shipping")) or _address(billing),
         payment=payment,
+        shipments=shipments,
         refunds=tuple(refunds),
         is_paid=is_paid,
         is_shipped=status_text == "completed",
@@ -434,3 +446,36 @@ def order_from_woo(raw: Mapping[str, Any], decimals: int | None = None) -> Order
         buyer_note=text(note)[:MAX_META_CHARS] or None if note else None,
         warnings=tuple(warnings),
     )
+
+
+# --- shipments ---------------------------------------------------------------------------------
+
+TRACKING_META = "_shopbridge_tracking"  # where shopbridge records a shipment on the order
+
+
+def _tracking(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    for meta in raw.get("meta_data") or []:
+        if isinstance(meta, Mapping) and meta.get("key") == TRACKING_META:
+            value = meta.get("value")
+            if isinstance(value, list):
+                return [v for v in value if isinstance(v, Mapping)]
+    return []
+
+
+OTHER_CARRIER = "Other"
+
+
+def carrier_for(name: str, known: Any) -> str:
+    """The carrier name to record: a known carrier's own spelling when `name` is one of them
+    (ignoring case, spaces, hyphens), else the name as given (WooCommerce has no carrier
+    list: the name is text in a note and in the order's meta)."""
+    token = "".join(ch for ch in name.lower() if ch.isalnum())
+    for carrier in known:
+        if "".join(ch for ch in str(carrier).lower() if ch.isalnum()) == token:
+            return str(carrier)
+    return text(name) or OTHER_CARRIER
+
+
+def tracking_required(origin: str | None, destination: str | None, grand_total: Money) -> bool:
+    """WooCommerce never requires a tracking code."""
+    return False

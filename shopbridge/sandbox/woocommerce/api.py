@@ -468,6 +468,7 @@ def _apply_product(world: WooSandbox, product: Product, data: dict[str, Any]) ->
     if "meta_data" in data:
         _apply_meta(product.meta_data, data["meta_data"])
     product.modified = world.now()
+    world.webhooks.event("product.updated", product.id)
 
 
 def _apply_variation(world: WooSandbox, variation: Variation, data: dict[str, Any]) -> None:
@@ -488,6 +489,7 @@ def _apply_variation(world: WooSandbox, variation: Variation, data: dict[str, An
     if "meta_data" in data:
         _apply_meta(variation.meta_data, data["meta_data"])
     variation.modified = world.now()
+    world.webhooks.event("product.updated", variation.parent_id)
 
 
 def _apply_meta(meta: list[dict[str, Any]], given: Any) -> None:
@@ -991,6 +993,7 @@ def _create_order(world: WooSandbox, data: dict[str, Any]) -> Order:
     if order.status in ("processing", "completed", "on-hold"):
         for line in lines:
             world.adjust_stock(line.product_id, line.variation_id, -line.quantity)
+    world.webhooks.event("order.created", order.id)
     return order
 
 
@@ -1115,6 +1118,94 @@ def customers_list(call: Call) -> tuple[int, Any]:
 @route("GET", "/customers/{id}", "customers.get", "view")
 def customers_get(call: Call) -> tuple[int, Any]:
     return 200, render.customer(call.world, call.world.customer(call.ids["id"]), call.base)
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+def _hook(call: Call) -> Any:
+    hook = call.world.webhooks.hooks.get(call.ids["id"])
+    if hook is None:
+        raise WooError(404, "woocommerce_rest_webhook_invalid_id", "Invalid ID.")
+    return hook
+
+
+@route("GET", "/webhooks", "webhooks.list", "list")
+def webhooks_list(call: Call) -> tuple[int, Any]:
+    hooks = call.world.webhooks
+    return _collection(call, list(hooks.hooks.values()), lambda h: (h.id,), hooks.render)
+
+
+@route("POST", "/webhooks", "webhooks.create", "create")
+def webhooks_create(call: Call) -> tuple[int, Any]:
+    from .webhooks import TOPICS, Webhook
+
+    world = call.world
+    body = call.write_body()
+    topic = str(body.get("topic") or "")
+    url = str(body.get("delivery_url") or "")
+    if topic not in TOPICS and not topic.startswith("action."):
+        raise invalid_param("topic", "Webhook topic is invalid.")
+    if not url.startswith(("http://", "https://")):
+        raise invalid_param(
+            "delivery_url",
+            "Webhook delivery URL must be a valid URL starting with http:// or https://.",
+        )
+    status = str(body.get("status") or "active")
+    if status not in ("active", "paused", "disabled"):
+        raise invalid_param("status", "status is not one of active, paused, disabled.")
+    now = world.now()
+    hook = Webhook(
+        world.post_id(),
+        str(body.get("name") or f"Webhook created on {world.local(now)}"),
+        topic,
+        url,
+        str(body.get("secret") or ""),
+        status,
+        now,
+        now,
+    )
+    if status == "active":
+        world.lock.release()  # the ping goes out without holding the site
+        try:
+            failure = world.webhooks.ping(hook)
+        finally:
+            world.lock.acquire()
+        if failure is not None:
+            raise WooError(400, "woocommerce_rest_webhook_delivery_failed", failure)
+    world.webhooks.hooks[hook.id] = hook
+    world.webhooks.start()
+    return 201, world.webhooks.render(hook)
+
+
+@route("GET", "/webhooks/{id}", "webhooks.get", "view")
+def webhooks_get(call: Call) -> tuple[int, Any]:
+    return 200, call.world.webhooks.render(_hook(call))
+
+
+@route("PUT|PATCH|POST", "/webhooks/{id}", "webhooks.update", "edit")
+def webhooks_update(call: Call) -> tuple[int, Any]:
+    hook = _hook(call)
+    body = call.write_body()
+    for name in ("name", "delivery_url", "secret", "status", "topic"):
+        if name in body:
+            setattr(hook, name, str(body[name]))
+    if body.get("status") == "active":
+        hook.failures = 0
+    hook.modified = call.world.now()
+    return 200, call.world.webhooks.render(hook)
+
+
+@route("DELETE", "/webhooks/{id}", "webhooks.delete", "delete")
+def webhooks_delete(call: Call) -> tuple[int, Any]:
+    hook = _hook(call)
+    if not call.bool_param("force"):
+        raise WooError(
+            501, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing."
+        )
+    shown = call.world.webhooks.render(hook)
+    call.world.webhooks.hooks.pop(hook.id)
+    return 200, shown
 
 
 def utc_stamp(ts: int) -> str:

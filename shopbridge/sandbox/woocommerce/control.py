@@ -227,11 +227,22 @@ def site(request: Request, world: WooSandbox, body: dict[str, Any]) -> Any:
     return info(request, world, {})
 
 
+def deliveries(request: Request, world: WooSandbox, body: dict[str, Any]) -> Any:
+    return {
+        "deliveries": [d.__dict__ for d in world.webhooks.deliveries],
+        "webhooks": [
+            world.webhooks.render(h) | {"failures": h.failures}
+            for h in world.webhooks.hooks.values()
+        ],
+    }
+
+
 _O = "/orders/{order_id}"
 ROUTES = (
     ("GET", "/info", info),
     ("POST", "/site", site),
     ("GET", "/clock", clock),
+    ("GET", "/webhooks/deliveries", deliveries),
     ("POST", "/clock/advance", advance),
     ("GET", "/requests", requests),
     ("DELETE", "/requests", reset_requests),
@@ -249,5 +260,18 @@ ROUTES = (
     ("DELETE", "/products/{product_id}", delete_product),
     ("PATCH", "/products/{product_id}/variations/{variation_id}", update_variation),
 )
+
+
+async def deliver(request: Request) -> Response:
+    """Send the queued webhook deliveries now, off the event loop (else they go within a
+    fraction of a second by themselves)."""
+    import asyncio
+
+    world: WooSandbox = request.app.state.sandbox
+    sent = await asyncio.to_thread(world.webhooks.deliver_now)
+    return json_response(200, {"sent": sent})
+
+
+router.add_api_route("/webhooks/deliver", deliver, methods=["POST"], include_in_schema=False)
 for _method, _path, _fn in ROUTES:
     router.add_api_route(_path, _guard(_fn), methods=[_method], include_in_schema=False)

@@ -104,8 +104,9 @@ def serve_in_thread(
             bound_host, bound_port = sock.getsockname()[:2]
             url_host = "localhost" if https else bound_host
             world: WooSandbox = app.state.sandbox
+            world.public_url = f"{'https' if https else 'http'}://{url_host}:{bound_port}"
             yield WooSandboxHandle(
-                base_url=f"{'https' if https else 'http'}://{url_host}:{bound_port}",
+                base_url=world.public_url,
                 consumer_key=world.config.key(),
                 consumer_secret=world.config.secret(),
                 sandbox=world,

@@ -250,6 +250,10 @@ class WooSandbox:
         self._next_note = 1
         self._counts: Counter[str] = Counter()
         self.woocommerce_active = self.config.woocommerce_active
+        self.public_url = "http://localhost"  # the site's address, as deliveries name it
+        from .webhooks import Webhooks
+
+        self.webhooks = Webhooks(self)
         generate(self)
 
     # --- ids and time ------------------------------------------------------------------------
@@ -371,6 +375,7 @@ class WooSandbox:
 
     def touch(self, order: Order, when: int | None = None) -> None:
         order.modified = self.now() if when is None else when
+        self.webhooks.event("order.updated", order.id)
 
     def add_note(
         self, order: Order, text: str, customer_note: bool = False, author: str = "system"
@@ -434,10 +439,12 @@ class WooSandbox:
     def trash(self, order: Order) -> None:
         order.trashed_from = order.status
         order.status = "trash"
-        self.touch(order)
+        order.modified = self.now()
+        self.webhooks.event("order.deleted", order.id)
 
     def delete_order(self, order_id: int) -> None:
-        self.orders.pop(order_id, None)
+        if self.orders.pop(order_id, None) is not None:
+            self.webhooks.event("order.deleted", order_id)
 
     def _restock(self, order: Order) -> None:
         for line in order.line_items:
@@ -453,12 +460,14 @@ class WooSandbox:
             if variation.manage_stock and variation.stock_quantity is not None:
                 variation.stock_quantity += delta
                 variation.modified = now
+                self.webhooks.event("product.updated", variation.parent_id)
                 return
             product_id = variation.parent_id
         product = self.products.get(product_id)
         if product is not None and product.manage_stock and product.stock_quantity is not None:
             product.stock_quantity += delta
             product.modified = now
+            self.webhooks.event("product.updated", product.id)
 
     def create_orders(
         self, count: int, one_second: bool = False, status: str = "processing"

@@ -18,7 +18,11 @@ from shopbridge.store.models import RequestLog, SalesOrder, Variant
 async def test_connect_reads_the_store_and_keeps_the_secret_encrypted(woo: WooHarness) -> None:
     shop = await asyncio.to_thread(woo.connections.shops.get, SHOP)
     assert shop.status == "connected" and shop.channel == "woocommerce"
-    assert shop.external_shop_id == "localhost:8089"
+    from shopbridge.sync.connection import woo_identity
+
+    assert shop.external_shop_id == woo_identity("http://localhost:8089")
+    assert shop.external_shop_id.isdigit()
+    assert woo_identity("https://shop.example/") == woo_identity("http://SHOP.example")
     creds = await asyncio.to_thread(woo.connections.shops.credentials, shop.id)
     assert creds["site"] == {
         "currency": "EUR",

@@ -93,3 +93,39 @@ async def test_shipment_is_recorded_once_even_when_the_answer_is_lost(database: 
     notes = [n for n in world.orders[order.id].notes if "JD0001" in n.note]
     assert len(notes) == 1
     assert tracking_of(again) == [{"carrier": "DHL", "tracking_code": "JD0001"}]
+
+
+async def test_stock_of_and_a_dry_run_make_no_call(database: Database) -> None:
+    woo, client, writer = await _writer(database)
+    world = woo.world
+    async with client:
+        ids = [str(p.id) for p in world.products.values()]
+        listings = await writer.listings_by_ids(ids)
+        assert set(listings) == set(ids)
+        world.reset_request_counts()
+        for product in world.products.values():
+            stock = writer.stock_of(listings[str(product.id)])
+            if product.type == "simple":
+                assert [v.key for v in stock.variants] == [product.sku]
+            else:
+                assert {v.product_id for v in stock.variants} == {
+                    str(v) for v in product.variations
+                }
+                for v in stock.variants:
+                    own = world.variations[int(v.product_id or 0)]
+                    assert v.group == (
+                        "" if own.manage_stock or not product.manage_stock else "parent"
+                    )
+            plan = writer.plan_stock(listings[str(product.id)], {k: 3 for k in stock.quantities})
+            same = writer.plan_stock(listings[str(product.id)], stock.quantities)
+            raw = listings[str(product.id)]
+            oversold = any((v.get("stock_quantity") or 0) < 0 for v in raw.get("_variations") or [])
+            oversold = oversold or (raw.get("stock_quantity") or 0) < 0
+            # the same quantities again change nothing (a site oversold below 0 reads as 0)
+            assert (
+                same.outcome == "unchanged"
+                or oversold
+                or (not raw.get("manage_stock") and (raw["type"] == "simple"))
+            )
+            assert plan.sent == {k: 3 for k in stock.quantities}
+        assert world.request_counts() == {}  # pure: no call
