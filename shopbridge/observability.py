@@ -111,7 +111,39 @@ def metrics_text(database: Database, now: datetime) -> str:
             "orders cursor: no order newer than that age is missing from every shop.",
             "# TYPE shopbridge_oldest_unsynced_order_age_seconds gauge",
             _line("shopbridge_oldest_unsynced_order_age_seconds", round(max(age, 0.0), 3))]
+    out += _webhook_lines(database)
     return "\n".join(out) + "\n"
+
+
+def _webhook_lines(database: Database) -> list[str]:
+    """Webhook deliveries per shop: accepted, duplicates, refused by reason, the last one."""
+    from shopbridge.store import webhooks
+
+    counters = webhooks.all_stats(database)
+    with database.read() as session:
+        names = dict(session.execute(select(Shop.id, Shop.name)).all())
+    names[webhooks.NO_SHOP] = "(none)"
+    out = ["# HELP shopbridge_webhook_deliveries_total Webhook deliveries received, by shop and "
+           "outcome (accepted, duplicate) or the reason they were refused.",
+           "# TYPE shopbridge_webhook_deliveries_total counter"]
+    last: list[str] = []
+    for shop_id in sorted(counters):
+        shop = str(names.get(shop_id, shop_id))
+        received = [at for reason, (_, at) in counters[shop_id].items()
+                    if reason in (webhooks.ACCEPTED, webhooks.DUPLICATE)]
+        for reason, (count, _) in sorted(counters[shop_id].items()):
+            outcome = reason if reason in (webhooks.ACCEPTED, webhooks.DUPLICATE) else "refused"
+            labels = {"shop": shop, "outcome": outcome}
+            if outcome == "refused":
+                labels["reason"] = reason
+            out.append(_line("shopbridge_webhook_deliveries_total", count, labels))
+        if received:
+            last.append(_line("shopbridge_webhook_last_received_timestamp_seconds",
+                              max(received).timestamp(), {"shop": shop}))
+    out += ["# HELP shopbridge_webhook_last_received_timestamp_seconds When the shop's last "
+            "webhook delivery was accepted (Unix time).",
+            "# TYPE shopbridge_webhook_last_received_timestamp_seconds gauge", *last]
+    return out
 
 
 def _procrastinate_todo(session: Session) -> int | None:

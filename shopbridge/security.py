@@ -26,7 +26,9 @@ from shopbridge.errors import ConfigError
 
 MASK = "***"
 # Credential fields whose values are secret (scopes, expiry and ids are not).
-SECRET_FIELDS = ("keystring", "shared_secret", "access_token", "refresh_token", "code_verifier")
+SECRET_FIELDS = (
+    "keystring", "shared_secret", "access_token", "refresh_token", "code_verifier", "webhook_secret"
+)
 # Shorter strings would mask innocent text; real keys and tokens are far longer.
 MIN_SECRET_LENGTH = 6
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import typer
@@ -54,18 +54,22 @@ def serve(
     asyncio.run(_serve(runtime, metrics_port, host, grace, http_port))
 
 
-def web_app(runtime: JobRuntime) -> Any:
+def web_app(runtime: JobRuntime, on_accepted: Callable[[int], None] | None = None) -> Any:
     """The dashboard for `serve`: the same app as `shopbridge web`, on this process's job
-    runtime. Receivers that need no session (webhooks) are mounted here through
-    create_app(routers=..., open_to_all=...)."""
+    runtime, with the webhook receivers under /hooks/ (open to all: no session, no CSRF;
+    they verify signatures instead). `on_accepted` hears of every queued delivery."""
+    from shopbridge.security import Vault
     from shopbridge.web.app import create_app
-    from shopbridge.web.hooks import OPEN_PATHS, Receiver
+    from shopbridge.web.hooks import PREFIX, router
     from shopbridge.web.services import Dashboard
+    from shopbridge.web.woo_hooks import Receiver
 
     dashboard = Dashboard(runtime.settings, runtime.database, runtime)
-    receiver = Receiver(runtime.service.connections)
+    hooks = router(runtime.database, Vault.from_settings(runtime.settings),
+                   on_accepted=on_accepted)
+    woo = Receiver(runtime.service.connections)  # /hooks/woocommerce/{shop}
     return create_app(runtime.settings, runtime.database, dashboard_service=dashboard,
-                      routers=[receiver.router()], open_to_all=OPEN_PATHS)
+                      routers=[hooks, woo.router()], open_to_all=[PREFIX])
 
 
 async def _serve(
@@ -85,7 +89,7 @@ async def _serve(
         log.info("metrics on http://%s:%d/metrics", host, port)
     web_server, web_task = None, None
     if http_port is not None:
-        web_config = uvicorn.Config(web_app(runtime), host=host, port=http_port,
+        web_config = uvicorn.Config(web_app(runtime, scheduler.nudge), host=host, port=http_port,
                                     log_config=None, lifespan="off", proxy_headers=True)
         web_server = _MetricsServer(web_config)
         web_task = asyncio.create_task(web_server.serve())

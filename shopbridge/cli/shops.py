@@ -53,6 +53,45 @@ SHARED_SECRET_STDIN = typer.Option(
 )
 
 
+WEBHOOK_ENV = "SHOPBRIDGE_ETSY_WEBHOOK_SECRET"
+WEBHOOK_SECRET = typer.Option(
+    None,
+    "--webhook-secret",
+    envvar=WEBHOOK_ENV,
+    show_envvar=True,
+    show_default=False,
+    help="The endpoint's signing secret (whsec_...) from Etsy's webhook portal, stored "
+    "encrypted. A new one replaces the current, which stays valid for --webhook-grace. Prefer "
+    "the environment variable or --webhook-secret-stdin to a flag (visible in `ps`).",
+)
+WEBHOOK_SECRET_STDIN = typer.Option(
+    False, "--webhook-secret-stdin",
+    help="Read the webhook signing secret from the first line of standard input.",
+)
+
+
+def read_webhook_secret(given: str | None, from_stdin: bool) -> str | None:
+    """The webhook secret from --webhook-secret-stdin, else --webhook-secret (or its variable);
+    None when neither is given. Checked (whsec_ + base64) without ever printing it."""
+    from shopbridge.channels.etsy.webhooks import check_secret
+
+    if from_stdin:
+        if given is not None:
+            raise ShopbridgeError(
+                "give the webhook secret one way: --webhook-secret-stdin or --webhook-secret "
+                f"({WEBHOOK_ENV}), not both"
+            )
+        given = sys.stdin.readline().rstrip("\r\n")
+        if not given.strip():
+            raise ShopbridgeError("--webhook-secret-stdin: standard input held no secret")
+    if given is None:
+        return None
+    try:
+        return check_secret(given)
+    except ValueError as exc:
+        raise ShopbridgeError(f"the webhook secret was refused: {exc}") from None
+
+
 SKIP_CHECK = typer.Option(
     False,
     "--skip-check",
@@ -243,8 +282,14 @@ def list_shops(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 @app.command("show")
 def show(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
-    """One shop: status and why, Etsy ids, API URL (never a secret)."""
-    emit_object(_row(_service(ctx).shops.get(name)), f"Shop {name}", as_json)
+    """One shop: status and why, Etsy ids, API URL, its webhooks: deliveries accepted,
+    refused by reason, the last received (never a secret)."""
+    from shopbridge.store import webhooks
+
+    service = _service(ctx)
+    shop = service.shops.get(name)
+    row = {**_row(shop), **webhooks.shop_view(service.database, shop.id)}
+    emit_object(row, f"Shop {name}", as_json)
 
 
 @app.command("settings")
@@ -285,12 +330,24 @@ def settings(
     push_stock: bool | None = typer.Option(
         None, "--push-stock/--no-push-stock", help="Push this shop's stock to the channel."
     ),
+    webhook_secret: str | None = WEBHOOK_SECRET,
+    webhook_secret_stdin: bool = WEBHOOK_SECRET_STDIN,
+    webhook_grace: float = typer.Option(
+        24.0, "--webhook-grace", min=0, max=24 * 30,
+        help="Hours the replaced webhook secret is still accepted.",
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Show a shop's import and stock settings; options change them."""
+    """Show a shop's import, stock and webhook settings; options change them."""
+    from datetime import timedelta
+
+    from shopbridge.store import webhooks
+
     context = app_context(ctx)
-    shops = _service(ctx).shops
+    service = _service(ctx)
+    shops = service.shops
     shop_id = shops.get(name).id
+    hook_secret = read_webhook_secret(webhook_secret, webhook_secret_stdin)
     changes = {
         "import_orders": import_orders,
         "seed_stock_on_import": seed_stock,
@@ -319,7 +376,11 @@ def settings(
         current = shops.import_settings(name)
     with context.database().read() as session:
         summary = stock.offer_summary(session, shop_id)
-    emit_object({**current.as_dict(), **summary}, f"Settings of {name}", as_json)
+    if hook_secret is not None:
+        webhooks.set_secret(context.database(), shops.vault, shop_id, hook_secret,
+                            timedelta(hours=webhook_grace))
+    hooks = webhooks.secrets_info(context.database(), shop_id)
+    emit_object({**current.as_dict(), **summary, **hooks}, f"Settings of {name}", as_json)
 
 
 @app.command("disable")

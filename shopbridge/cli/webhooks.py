@@ -35,7 +35,7 @@ def register(
 ) -> None:
     """Create order.created/updated/deleted and product.updated webhooks with a secret of
     shopbridge's; the receiver must answer already (WooCommerce pings each on creation)."""
-    from shopbridge.sync import hooks
+    from shopbridge.sync import woo_hooks as hooks
 
     emit(asyncio.run(hooks.register(_connections(ctx), name, public_url)), "Webhooks", as_json)
 
@@ -43,7 +43,7 @@ def register(
 @app.command("list")
 def list_hooks(ctx: typer.Context, name: str = SHOP, as_json: bool = JSON) -> None:
     """The site's webhooks (every one, shopbridge's and others')."""
-    from shopbridge.sync import hooks
+    from shopbridge.sync import woo_hooks as hooks
 
     emit(asyncio.run(hooks.listed(_connections(ctx), name)), "Webhooks", as_json)
 
@@ -51,6 +51,6 @@ def list_hooks(ctx: typer.Context, name: str = SHOP, as_json: bool = JSON) -> No
 @app.command("remove")
 def remove(ctx: typer.Context, name: str = SHOP, as_json: bool = JSON) -> None:
     """Delete shopbridge's webhooks from the site."""
-    from shopbridge.sync import hooks
+    from shopbridge.sync import woo_hooks as hooks
 
     emit(asyncio.run(hooks.remove(_connections(ctx), name)), "Removed webhooks", as_json)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from shopbridge.config import Settings
+from shopbridge.domain.timeutil import utcnow
 from shopbridge.security import redact
 from shopbridge.store import alerts as store
-from shopbridge.store import ratelimit, schedules
+from shopbridge.store import ratelimit, schedules, webhooks
 from shopbridge.store.db import Database
 from shopbridge.store.runs import DeadLetter
 from shopbridge.sync.budget import daily_budget
@@ -119,6 +121,39 @@ def check_conditions(database: Database, settings: Settings) -> None:
                 "See: shopbridge budget\n",
             )
     _clear_others(database, "budget", wanted)
+    webhooks_stopped(database)
+
+
+# A shop whose webhooks arrived before and have not for this long, while its polls still find
+# new orders, has lost its webhooks (an endpoint disabled on Etsy's side, a secret rotated there
+# and not here, a proxy in the way): polling keeps its orders coming, only slower.
+HOOKS_SILENT_AFTER = timedelta(hours=1)
+
+
+def webhooks_stopped(database: Database, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    names = {shop.id: shop.name for shop in schedules.shops(database)
+             if shop.status == "connected"}
+    wanted = set()
+    for shop_id, seen in webhooks.last_accepted(database).items():
+        if shop_id not in names or now - seen < HOOKS_SILENT_AFTER:
+            continue
+        polled = webhooks.orders_polled_since(database, shop_id, seen)
+        if not polled:
+            continue  # a quiet shop, not lost webhooks
+        key = f"hooks:{shop_id}"
+        wanted.add(key)
+        name = names[shop_id]
+        store.raise_alert(
+            database, key, "hooks",
+            f"shopbridge: webhooks of {name} stopped arriving",
+            f"No webhook from Etsy has reached shop {name!r} since {seen:%Y-%m-%d %H:%M} UTC, "
+            f"while its polls have brought {polled} new orders since: they come late, not "
+            "lost. Check the endpoint in Etsy's webhook portal and the secret "
+            f"(shopbridge shop settings {name} --webhook-secret-stdin). "
+            f"See: shopbridge shop show {name}\n",
+        )
+    _clear_others(database, "hooks", wanted)
 
 
 def dead_lettered(database: Database, letters: list[DeadLetter], names: dict[int, str]) -> None:

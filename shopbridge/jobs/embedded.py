@@ -11,7 +11,6 @@ resumes from the cursors.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -26,6 +25,7 @@ MAINTENANCE_LEASE = "maintenance"
 MAINTENANCE_EVERY = timedelta(hours=1)
 ALERTS_LEASE = "alerts"
 ALERTS_EVERY = timedelta(seconds=30)
+WAKE_MIN = 0.2
 
 
 class EmbeddedScheduler:
@@ -36,6 +36,8 @@ class EmbeddedScheduler:
         self.slots = asyncio.Semaphore(runtime.settings.scheduler_concurrency)
         self.running: dict[tuple[int, str], asyncio.Task[None]] = {}
         self.runs_started = 0
+        # Set by the webhook receiver in this process: plan now rather than at the next tick.
+        self.wake = asyncio.Event()
 
     @property
     def heartbeat_name(self) -> str:
@@ -52,10 +54,27 @@ class EmbeddedScheduler:
                     await self._tick()
                 except Exception as exc:  # a database restart must not kill serve
                     log.error("scheduler tick failed, retrying next tick: %s", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.tick)
+                await self._pause(stop)
         finally:
             await self._shutdown()
+
+    def nudge(self, _shop_id: int = 0) -> None:
+        """Something became due (a webhook was queued): plan without waiting for the tick."""
+        self.wake.set()
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        """Until the tick, a stop, or a nudge (at most one plan per WAKE_MIN seconds)."""
+        stopping = asyncio.ensure_future(stop.wait())
+        waking = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait({stopping, waking}, timeout=self.tick,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            waking.cancel()
+        if self.wake.is_set() and not stop.is_set():
+            self.wake.clear()
+            await asyncio.sleep(WAKE_MIN)
 
     async def _tick(self) -> None:
         runtime = self.runtime

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shopbridge.config import Settings
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.jobs import adaptive
 from shopbridge.jobs.schedule import default_intervals, intervals_for, stagger
-from shopbridge.store import schedules, stockpush
+from shopbridge.store import schedules, stockpush, webhooks
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
 
@@ -23,6 +25,10 @@ from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
 # stock: the orders pull, a read per 100 changed listings, the writes (a few, usually).
 CALLS_PER_RUN = {"listings": 3, "reconcile": 3, "stock": 4}
 STOCK = "stock"
+# Webhook deliveries queued for a shop make its webhooks job due at once (sync/hooks.py); a job
+# that failed waits 2^failures seconds (at most HOOKS_BACKOFF_CAP) before it is tried again.
+HOOKS = "webhooks"
+HOOKS_BACKOFF_CAP = 300.0
 # A new job's first run is spread over at most this long (the shops of a key never start at once).
 FIRST_RUN_SPREAD = 300
 
@@ -37,11 +43,14 @@ class Job:
 
 
 def effective_intervals(
-    database: Database, settings: Settings
+    database: Database, settings: Settings, now: datetime | None = None
 ) -> dict[tuple[int, str], float]:
-    """Seconds between runs of every active job of every runnable shop."""
+    """Seconds between runs of every active job of every runnable shop. Orders intervals adapt
+    to each shop's hour of day and slow down while its webhooks are healthy (jobs/adaptive)."""
     defaults = default_intervals(settings)
     rows = schedules.rows(database)
+    active = adaptive.shop_activity(database, rows, now or utcnow())
+    quiet = adaptive.ShopActivity()
     by_key: dict[str, list[schedules.ShopJobs]] = defaultdict(list)
     for shop in schedules.shops(database):
         if shop.status == "connected":
@@ -60,14 +69,17 @@ def effective_intervals(
         polled = [shop for shop in shops if configured[shop.id]["orders"] > 0]
         demands = [
             OrdersDemand(
-                rate=rows[(s.id, "orders")].order_rate if (s.id, "orders") in rows else 0.0,
-                base=configured[s.id]["orders"],
+                rate=active.get(s.id, quiet).rate(
+                    rows[(s.id, "orders")].order_rate if (s.id, "orders") in rows else 0.0
+                ),
+                base=active.get(s.id, quiet).base(configured[s.id]["orders"]),
             )
             for s in polled
         ]
         result = plan(demands, fixed, budget, cap)
-        for shop, interval in zip(polled, result.orders_intervals, strict=True):
-            out[(shop.id, "orders")] = interval
+        for shop, interval, demand in zip(polled, result.orders_intervals, demands, strict=True):
+            shape = active.get(shop.id, quiet)
+            out[(shop.id, "orders")] = shape.at_this_hour(interval, demand.base, cap)
         for shop in shops:
             for stream in CALLS_PER_RUN:
                 if configured[shop.id][stream] > 0:
@@ -79,7 +91,7 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
     """Jobs due at `now`, oldest first; new jobs get their staggered first run."""
     if not settings.scheduler_enabled:
         return []
-    intervals = effective_intervals(database, settings)
+    intervals = effective_intervals(database, settings, now)
     rows = schedules.rows(database)
     names = {shop.id: shop.name for shop in schedules.shops(database)}
     due: list[tuple[datetime, Job]] = []
@@ -95,7 +107,32 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
             job = Job(shop_id, names[shop_id], stream, interval,
                       now + timedelta(seconds=interval))
             due.append((min(row.next_run_at, now), job))
+    due += _queued_hooks(database, rows, names, now)
     return [job for _, job in sorted(due, key=lambda pair: pair[0])]
+
+
+def _queued_hooks(
+    database: Database,
+    rows: dict[tuple[int, str], schedules.ScheduleRow],
+    names: dict[int, str],
+    now: datetime,
+) -> list[tuple[datetime, Job]]:
+    """The webhooks job of every connected shop with deliveries queued (one query)."""
+    connected = {shop.id for shop in schedules.shops(database) if shop.status == "connected"}
+    out = []
+    for shop_id in webhooks.shops_with_pending(database):
+        if shop_id not in connected:
+            continue
+        row = rows.get((shop_id, HOOKS))
+        if row is None:
+            schedules.ensure(database, shop_id, HOOKS, now)
+        elif row.failures_in_row and row.last_claimed_at is not None:
+            wait = min(HOOKS_BACKOFF_CAP, 2.0 ** row.failures_in_row)
+            if row.last_claimed_at > now - timedelta(seconds=wait):
+                continue
+        # Its next_run_at is far away: only queued deliveries make it due.
+        out.append((now, Job(shop_id, names[shop_id], HOOKS, 0.0, now + timedelta(days=1))))
+    return out
 
 
 def _changed_stock(
@@ -108,7 +145,7 @@ def _changed_stock(
 
 
 def claim(database: Database, job: Job, now: datetime) -> bool:
-    if job.stream == STOCK:
+    if job.stream in (STOCK, HOOKS):
         # A job made due by a stock change is claimed like one whose time has come.
         return schedules.claim_any(database, job.shop_id, job.stream, now, job.next_run_at)
     return schedules.claim(database, job.shop_id, job.stream, now, job.next_run_at)

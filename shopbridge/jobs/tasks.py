@@ -17,7 +17,7 @@ from shopbridge.config import Settings
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import ShopbridgeError
 from shopbridge.jobs import alerts, retries
-from shopbridge.store import leases, requestlog, schedules
+from shopbridge.store import leases, requestlog, schedules, stockpush, webhooks
 from shopbridge.store import runs as history
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import update_rate
@@ -29,6 +29,7 @@ from shopbridge.sync.service import SyncService
 log = logging.getLogger("shopbridge.jobs")
 
 STREAMS = ("orders", "listings", "reconcile", "stock")
+HOOKS = "webhooks"  # made due by queued webhook deliveries, not by a schedule
 LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
 
 
@@ -66,7 +67,7 @@ async def run_job(
     runtime: JobRuntime, shop_id: int, shop: str, stream: str, trigger: str
 ) -> RunSummary | None:
     """Run one job under its lease; None when another process holds it (nothing ran)."""
-    if stream not in STREAMS:
+    if stream not in STREAMS and stream != HOOKS:
         raise ShopbridgeError(f"unknown stream {stream!r}: use one of {', '.join(STREAMS)}")
     try:
         async with run_lease(runtime.database, shop_id, shop, stream, runtime.holder,
@@ -88,6 +89,8 @@ async def _sync(runtime: JobRuntime, shop: str, stream: str, trigger: str) -> Ru
             return await service.listings(shop, LISTING_STATES, trigger=trigger)
         if stream == "stock":
             return await _stock(service, shop, trigger)
+        if stream == HOOKS:
+            return await service.webhook_orders(shop, trigger="webhook")
         return await service.reconcile(shop, trigger=trigger)
     except ShopbridgeError as exc:
         # The run row (when one was opened) already says why; the schedule counts the failure.
@@ -115,6 +118,10 @@ def _after_run(
 ) -> None:
     """Learn from the run (failures in a row, the order rate) and apply the retry policy."""
     database, settings = runtime.database, runtime.settings
+    if stream == HOOKS:  # nothing queued (None) is no failure; nor does it teach a rate
+        failed = summary is not None and summary.status == "failed"
+        schedules.record_result(database, shop_id, stream, failed, 0, None)
+        return
     failed = summary is None or summary.status == "failed"
     rate = None
     found = 0
@@ -148,6 +155,10 @@ def maintenance(runtime: JobRuntime) -> int:
                            settings.retention_failed_days)
     calls = requestlog.prune(runtime.database, timedelta(days=settings.request_log_days),
                              runtime.clock())
+    stockpush.prune_settled(
+        runtime.database, runtime.clock() - timedelta(days=settings.retention_succeeded_days)
+    )
+    webhooks.prune(runtime.database, runtime.clock())
     orphans = history.close_orphaned(runtime.database)
     if orphans:
         log.info("closed %d run(s) left running by a process that died", orphans)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.money import Money
 from shopbridge.store.db import Database
-from shopbridge.store.models import Customer, SalesOrder, Shop, SyncError, SyncRecord
+from shopbridge.store.models import Customer, SalesOrder, Shop, SyncError, SyncRecord, Variant
 
 REMOVED = "removed"
 CUSTOMER_ORDERS = 200
@@ -95,7 +95,8 @@ def run_records(
             SyncRecord.external_id,
             SyncRecord.outcome,
             SyncRecord.error,
-            SyncRecord.payload.is_not(None),
+            # JSON's None is stored as JSON null, not SQL NULL: compare the text.
+            func.coalesce(cast(SyncRecord.payload, Text), "null") != "null",
         )
         .where(SyncRecord.run_id == run_id)
         .order_by(SyncRecord.id)
@@ -130,3 +131,10 @@ def record_payload(session: Session, run_id: int, record_id: int) -> dict[str, A
         "error": record.error,
         "payload": record.payload,
     }
+
+
+def variant_item(session: Session, variant_id: int) -> int | None:
+    """The item a variant belongs to, or None."""
+    return session.execute(
+        select(Variant.item_id).where(Variant.id == variant_id)
+    ).scalar_one_or_none()

@@ -615,3 +615,48 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = _created()
     last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- webhooks: signing secrets, deliveries (dedupe and work queue), counters -----------------
+
+
+class WebhookSecret(Base):
+    """A shop's webhook signing secret (`whsec_...`), Fernet-encrypted. A rotated one stays
+    valid until `retire_at` (the grace period); a current one has none."""
+
+    __tablename__ = "webhook_secret"
+    id: Mapped[int] = _id()
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), index=True)
+    secret: Mapped[str] = mapped_column(Text)  # Fernet token, never plaintext
+    created_at: Mapped[datetime] = _created()
+    retire_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebhookDelivery(Base):
+    """One accepted delivery: UNIQUE per (shop, webhook-id) so a redelivery is dropped, and
+    the durable work item the webhook job takes (pending -> done)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "webhook_id"),
+        Index("ix_webhook_delivery_status_shop", "status", "shop_id"),
+    )
+    id: Mapped[int] = _id()
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    webhook_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(64))
+    receipt_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebhookStat(Base):
+    """Deliveries counted per shop and outcome (accepted, duplicate, or why refused); shop 0
+    holds those addressed to no known shop."""
+
+    __tablename__ = "webhook_stat"
+    shop_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime] = mapped_column()

@@ -16,6 +16,8 @@ from shopbridge.store.db import Database
 from shopbridge.store.leases import job_lease_name
 from shopbridge.store.models import Lease, Shop, SyncError, SyncRecord, SyncRun
 
+PUSH_ENTITY = "stock"  # sync.push.ENTITY: a listing's stock push
+
 INTERRUPTED = "interrupted: the process running it stopped before it finished"
 
 
@@ -68,7 +70,8 @@ def get_run(
     database: Database, run_id: int, limit: int | None = None
 ) -> dict[str, Any] | None:
     """The run with its records' outcomes and errors, the first `limit` of them (all: None),
-    and how many it has (payloads are left to `errors show`)."""
+    and how many it has (payloads are left to `errors show`, but for a stock push's records:
+    what each listing held and what was sent)."""
     with database.read() as session:
         row = session.execute(
             select(SyncRun, Shop.name)
@@ -86,6 +89,8 @@ def get_run(
                 "external_id": r.external_id,
                 "outcome": r.outcome,
                 "error": r.error,
+                # A stock push's record is what was read and sent (small): shown with it.
+                **({"payload": r.payload} if r.entity == PUSH_ENTITY else {}),
             }
             for r in session.execute(
                 select(SyncRecord)

@@ -4,7 +4,9 @@ name with their bound variants and what each is offered, and `binding.last_pushe
 A listing binding's `last_pushed` holds what shopbridge last made the channel hold:
 {"quantities": {variant key: quantity}, "deactivated": bool, "at": ISO time}; "deactivated"
 is true while the listing is off sale because shopbridge took it off (nothing left to offer),
-"gone" is set when the channel no longer has the listing.
+"deactivating" is written just before shopbridge takes it off (so a run killed between the call
+and its commit is understood by the next), "gone" is set when the channel no longer has the
+listing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import as_utc
@@ -54,6 +56,11 @@ class ListingTarget:
     @property
     def deactivated(self) -> bool:
         return bool(self.last_pushed.get("deactivated"))
+
+    @property
+    def deactivating(self) -> bool:
+        """shopbridge was taking the listing off sale when its run stopped (see push.py)."""
+        return bool(self.last_pushed.get("deactivating"))
 
     @property
     def gone(self) -> bool:
@@ -271,6 +278,15 @@ def rebind_variants(
         binding.remote_state = remote
         changed += 1
     return changed
+
+
+def prune_settled(database: Database, before: datetime) -> int:
+    """Delete outbox rows settled (done, skipped, failed) before `before`: pending ones stay."""
+    with database.write() as session:
+        result = session.execute(
+            delete(Outbox).where(Outbox.status != PENDING, Outbox.created_at < before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def queue_listing(session: Session, shop_id: int, external_id: str) -> int:

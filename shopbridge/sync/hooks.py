@@ -1,156 +1,63 @@
-"""WooCommerce webhooks on shopbridge's side: registering them on a site with a secret of
-shopbridge's (kept encrypted with the shop's keys), and the targeted pull a delivery triggers.
+"""The webhook job's engine: the receipts that queued deliveries name, fetched and written
+through the normal order writer.
 
-A delivery only says "this order changed": the order is read again from the site and written
-as any pulled order (idempotent), in a `webhook` run of its own so it never waits for, nor
-blocks, the shop's polling run. Polling still runs: a lost delivery costs freshness, never an
-order.
+A few receipts are read one by one (getShopReceipt: one call each). When more arrive together
+(a burst, or deliveries that queued while the job ran) they are read in one window instead: the
+receipts updated since shortly before the oldest delivery, 100 per call, in update order like an
+incremental pull (the orders cursor does not move: polling keeps its own); the hinted receipts
+that window did not return (a cancellation does not bump Etsy's update time, a retried delivery
+may come hours late) are then read one by one. The deliveries are marked done in the transaction
+that writes the last page, so a crash leaves them queued and the next run reads them again (the
+writer skips what is up to date).
 """
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from typing import Any
-from urllib.parse import quote
+from datetime import timedelta
 
-from shopbridge.channels.registry import adapter_for
-from shopbridge.channels.woocommerce.webhooks import TOPICS
-from shopbridge.errors import GoneError, ShopbridgeError
+from shopbridge.channels.base import Batch
+from shopbridge.store import webhooks
 from shopbridge.store.orders import RECEIPT
-from shopbridge.store.orders import write_orders as store_orders
-from shopbridge.store.targets import order_target
-from shopbridge.sync.connection import ShopConnections
-from shopbridge.sync.runs import RunRecorder, RunSummary, map_records
+from shopbridge.store.webhooks import Delivery
+from shopbridge.sync.pull import PullEngine, _noting
+from shopbridge.sync.runs import RunSummary
 
-STREAM = "webhook"
-SECRET_KEY = "webhook_secret"  # noqa: S105 (the credentials key it is kept under)
-IDS_KEY = "webhook_ids"
-HOOK_PATH = "/hooks/woocommerce/"
-
-
-def delivery_url(public_url: str, shop: str) -> str:
-    return public_url.rstrip("/") + HOOK_PATH + quote(shop, safe="")
+STREAM = "webhooks"
+# Up to this many receipts are read one by one; more go by one window read.
+DIRECT_MAX = 3
+# The window starts this long before the oldest delivery was received.
+WINDOW_SLACK = timedelta(minutes=2)
 
 
-def _woo(connections: ShopConnections, name: str) -> Any:
-    shop = connections.shops.get(name)
-    if shop.channel != "woocommerce":
-        raise ShopbridgeError(
-            f"shop {name!r} is not a WooCommerce shop: webhooks are WooCommerce's"
-        )
-    return shop
+class HookPull(PullEngine):
+    async def receipts_for(self, deliveries: list[Delivery]) -> RunSummary:
+        write = await self._order_writer()
+        end = self.clock()
+        ids = list(dict.fromkeys(d.receipt_id for d in deliveries if d.receipt_id))
+        blind = any(d.receipt_id is None for d in deliveries)
+        start = min(d.received_at for d in deliveries) - WINDOW_SLACK if deliveries else end
+        done = [d.id for d in deliveries]
 
+        def mark(session: object) -> None:
+            webhooks.mark_done(session, done, self.clock())  # type: ignore[arg-type]
 
-async def register(
-    connections: ShopConnections, name: str, public_url: str
-) -> list[dict[str, Any]]:
-    """Create the site's webhooks (order.created, order.updated, order.deleted,
-    product.updated) pointing at `public_url`/hooks/woocommerce/<shop>, replacing shopbridge's
-    earlier ones; WooCommerce pings each on creation, so the receiver must already answer."""
-    if not public_url.startswith(("https://", "http://")):
-        raise ShopbridgeError(f"--public-url {public_url!r} must be an http(s) URL")
-    shop = await asyncio.to_thread(_woo, connections, name)
-    url = delivery_url(public_url, shop.name)
-    credentials = await asyncio.to_thread(connections.shops.credentials, shop.id)
-    secret = str(credentials.get(SECRET_KEY) or secrets.token_urlsafe(32))
-    made: list[dict[str, Any]] = []
-    # The secret first: WooCommerce pings each webhook as it creates it, and the receiver
-    # answers only for a shop it holds a secret for.
-    await asyncio.to_thread(
-        connections.shops.rotate_credentials,
-        shop.id,
-        lambda current: {**current, SECRET_KEY: secret},
-    )
-    async with await connections.client_for(name) as client:
-        for old in await client.webhooks():
-            if old.get("id") in (credentials.get(IDS_KEY) or []) or old.get("delivery_url") == url:
-                await client.delete_webhook(old["id"])
-        for topic in TOPICS:
-            made.append(
-                await client.create_webhook(
-                    {
-                        "name": f"shopbridge {topic}",
-                        "topic": topic,
-                        "delivery_url": url,
-                        "secret": secret,
-                        "status": "active",
-                    }
+        async def run() -> None:
+            missing = ids
+            if blind or len(ids) > DIRECT_MAX:
+                seen: set[str] = set()
+                window = _noting(self.adapter.orders_updated(start, end + timedelta(seconds=1)),
+                                 self.adapter.order_id, seen)
+                await self._pages(window, RECEIPT, self._map_orders, write)
+                missing = [external_id for external_id in ids if external_id not in seen]
+                self.notes.append(
+                    f"{len(deliveries)} deliveries, {len(ids)} receipts: window read from "
+                    f"{start.isoformat()}, {len(missing)} read one by one"
                 )
-            )
-    ids = [h["id"] for h in made]
-    await asyncio.to_thread(
-        connections.shops.rotate_credentials,
-        shop.id,
-        lambda current: {**current, SECRET_KEY: secret, IDS_KEY: ids},
-    )
-    return [_row(h) for h in made]
+            if missing:
+                await self._reread(missing, write, mark)
+            else:
+                page = await self._in_store(self._map_orders, Batch([]))
+                await self._in_store(self.recorder.write_page, RECEIPT, page, write, mark)
 
+        return await self._finish_after(run(), start, end)
 
-async def listed(connections: ShopConnections, name: str) -> list[dict[str, Any]]:
-    await asyncio.to_thread(_woo, connections, name)
-    async with await connections.client_for(name) as client:
-        return [_row(h) for h in await client.webhooks()]
-
-
-async def remove(connections: ShopConnections, name: str) -> list[dict[str, Any]]:
-    """Delete shopbridge's webhooks from the site (those it registered, or pointing at it)."""
-    shop = await asyncio.to_thread(_woo, connections, name)
-    credentials = await asyncio.to_thread(connections.shops.credentials, shop.id)
-    ours = set(credentials.get(IDS_KEY) or [])
-    removed = []
-    async with await connections.client_for(name) as client:
-        for hook in await client.webhooks():
-            if hook.get("id") in ours or HOOK_PATH in str(hook.get("delivery_url") or ""):
-                removed.append(_row(await client.delete_webhook(hook["id"]) or hook))
-    await asyncio.to_thread(
-        connections.shops.rotate_credentials,
-        shop.id,
-        lambda current: {k: v for k, v in current.items() if k != IDS_KEY},
-    )
-    return removed
-
-
-def _row(hook: dict[str, Any]) -> dict[str, Any]:
-    return {k: hook.get(k) for k in ("id", "topic", "status", "delivery_url")}
-
-
-def secret_of(connections: ShopConnections, name: str) -> str | None:
-    """The shop's webhook secret, or None for an unknown shop, another channel, or none set."""
-    try:
-        shop = connections.shops.get(name)
-    except ShopbridgeError:
-        return None
-    if shop.channel != "woocommerce":
-        return None
-    value = connections.shops.credentials(shop.id).get(SECRET_KEY)
-    return str(value) if value else None
-
-
-async def pull_order(connections: ShopConnections, name: str, external_id: str) -> RunSummary:
-    """Read one order from the site now and write it (a delivery said it changed)."""
-    shop = await asyncio.to_thread(connections.shops.get, name)
-    database = connections.database
-    recorder = RunRecorder(database, shop.id, shop.name, STREAM)
-    await asyncio.to_thread(recorder.start, "webhook", None, None, {"order": external_id})
-    calls = 0
-    try:
-        async with await connections.client_for(name, recorder.run_id) as client:
-            adapter = adapter_for(shop.channel, client, 0)
-            try:
-                raw = await adapter.order(external_id)
-            finally:
-                calls = adapter.api_calls
-    except GoneError as exc:
-        await asyncio.to_thread(recorder.void_gone, RECEIPT, external_id, str(exc))
-        return await asyncio.to_thread(recorder.finish, calls)
-    except ShopbridgeError as exc:
-        return await asyncio.to_thread(recorder.finish, calls, str(exc))
-    target = await asyncio.to_thread(order_target, database, shop.id, None)
-    page = map_records([raw], adapter.order_id, adapter.map_order)
-
-    def write(session: Any, orders: list[Any]) -> list[Any]:
-        return [r.outcome for r in store_orders(session, target, orders)]
-
-    await asyncio.to_thread(recorder.write_page, RECEIPT, page, write)
-    return await asyncio.to_thread(recorder.finish, calls)

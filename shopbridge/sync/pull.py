@@ -218,11 +218,16 @@ class PullEngine:
     ) -> None:
         """The daily re-read of recently shipped orders; an unchanged one costs no write. Its
         cursor moves only once the whole sweep is written."""
+        # Optional in effect: a channel whose update times show every change (WooCommerce
+        # bumps date_modified) offers no such sweep and needs none.
+        shipped_orders = getattr(self.adapter, "shipped_orders", None)
+        if shipped_orders is None:
+            return
         last = await self._in_store(self._cursor_value, SHIPPED_SWEEP)
         if last is not None and end - last < SHIPPED_SWEEP_EVERY:
             return
         low = max(start, end - timedelta(days=SHIPPED_SWEEP_DAYS))
-        await self._pages(self.adapter.shipped_orders(low, end), RECEIPT, self._map_orders, write)
+        await self._pages(shipped_orders(low, end), RECEIPT, self._map_orders, write)
         await self._in_store(self._commit, self._shipped_saver(end))
 
     def _shipped_saver(self, value: datetime) -> Callable[[Session], None]:

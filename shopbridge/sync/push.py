@@ -105,6 +105,7 @@ class _Decision:
     plan: StockPush
     needs_orders: bool = False
     why: dict[str, str] = field(default_factory=dict)
+    offers: dict[str, int] = field(default_factory=dict)  # what the pool offers, uncapped
 
 
 class PushEngine:
@@ -190,6 +191,10 @@ class PushEngine:
         for start in range(0, len(binding_ids), PAGE):
             page = binding_ids[start : start + PAGE]
             done.update(page)
+            if self._pulled is None:
+                # Orders pulled earlier in the run queued rows too: the offers read now
+                # cover them.
+                pending = await self._store(self._pending, 0)
             found = await self._store(self._targets, page, pending)
             error = await self._page(found, dry_run)
             if error is not None:
@@ -308,7 +313,9 @@ class PushEngine:
             if variant.key in wanted
             and (last := baseline.get(variant.key, pulled.get(variant.key))) is not None
         )
-        capped = _shared_caps(held, wanted)
+        offers = dict(wanted)  # before the shared quantities are capped: kept for next time
+        last_offers = {**pulled, **(target.last_pushed.get("offers") or {})}
+        capped = _shared_caps(held, wanted, last_offers)
         plan = self.writer.plan_stock(raw, wanted)
         why: dict[str, str] = {}
         for variant in held.variants:
@@ -320,7 +327,7 @@ class PushEngine:
                 why[variant.key] = _why(variant.quantity, target_qty, last)
             elif variant.key in capped:
                 why[variant.key] = capped[variant.key]
-        return _Decision(target, raw, held, wanted, plan, needs_orders, why)
+        return _Decision(target, raw, held, wanted, plan, needs_orders, why, offers)
 
     async def _apply(self, d: _Decision, dry_run: bool) -> str | None:
         target, held, plan = d.target, d.stock, d.plan
@@ -329,7 +336,8 @@ class PushEngine:
         if plan.outcome == "nothing_to_sell":
             if state != "active":
                 if not dry_run:
-                    await self._store(self._settle, d, "unchanged", None, target.deactivated)
+                    ours = target.deactivated or (target.deactivating and state == "inactive")
+                    await self._store(self._settle, d, "unchanged", None, ours)
                 return None
             if target.deactivated:
                 message = (
@@ -346,6 +354,10 @@ class PushEngine:
                        "nothing left to offer: take the listing off sale")
             if dry_run:
                 return None
+            # Written ahead: killed after Etsy took it off sale and before the outcome is
+            # committed, the next run still knows shopbridge did it (and puts it back on sale
+            # when stock returns).
+            await self._store(self._intend_deactivation, target)
             try:
                 await self.writer.set_listing_active(listing, False)
             except ShopbridgeError as exc:
@@ -369,7 +381,7 @@ class PushEngine:
             if variant.key in d.why:
                 self._line(listing, variant.sku, variant.key, variant.quantity,
                            plan.sent.get(variant.key), d.why[variant.key])
-        reactivate = target.deactivated and state == "inactive"
+        reactivate = (target.deactivated or target.deactivating) and state == "inactive"
         if reactivate:
             self._line(listing, None, "-", None, sum(plan.sent.values()),
                        "stock is back: put the listing on sale again")
@@ -473,6 +485,7 @@ class PushEngine:
             quantities = dict(after.quantities)
         pushed = {
             "quantities": quantities,
+            "offers": d.offers,
             "deactivated": deactivated,
             "at": self.clock().isoformat(),
         }
@@ -502,8 +515,15 @@ class PushEngine:
             )
             history.resolve_errors(session, self.shop.id, ENTITY, [target.external_id])
             history.save_counts(session, self.recorder.run_id, **self.recorder.counts.as_dict())
-        if not deactivated:
+        if target.deactivated:
+            # Only a listing shopbridge took off sale can have a re-activation alert: it is
+            # settled now (back on sale with stock, or off sale again).
             alerts.clear(self.database, _alert_key(self.shop.id, target.external_id))
+
+    def _intend_deactivation(self, target: ListingTarget) -> None:
+        target.last_pushed = {**target.last_pushed, "deactivating": True}
+        with self.database.write() as session:
+            stockpush.save_pushed(session, target.binding_id, target.last_pushed)
 
     def _conflict(self, d: _Decision, message: str) -> None:
         target = d.target
@@ -675,12 +695,16 @@ class PushEngine:
             self._line(listing, variant.sku, variant.key, variant.quantity, offer, why)
 
 
-def _shared_caps(held: ListingStock, wanted: dict[str, int]) -> dict[str, str]:
+def _shared_caps(
+    held: ListingStock, wanted: dict[str, int], last_offers: dict[str, int]
+) -> dict[str, str]:
     """Variants sharing ONE quantity on Etsy (its quantity does not vary on their property)
-    are one stock there but separate pools in the ledger, each lowered only by its own sales:
-    their offers overstate the shared stock. The pusher lowers such a quantity to the lowest
-    offer, never raises it above what Etsy holds (that could sell what is gone). Changes
-    `wanted` in place; returns the capped keys with why."""
+    are one stock there but separate pools in the ledger, each lowered only by its own sales,
+    so the lowest offer may still overstate the shared stock. Such a quantity is lowered to
+    the lowest offer, and raised above what Etsy holds only by what that lowest offer rose
+    since shopbridge last pushed (or pulled) the listing: a restock reaches Etsy, a sale of
+    another variant that the ledger counts on its own never comes back. Changes `wanted` in
+    place; returns the capped keys with why."""
     groups: dict[str, list[VariantStock]] = defaultdict(list)
     for variant in held.variants:
         groups[variant.group].append(variant)
@@ -689,16 +713,20 @@ def _shared_caps(held: ListingStock, wanted: dict[str, int]) -> dict[str, str]:
         asked = [wanted[v.key] for v in members if v.key in wanted]
         if len(members) < 2 or not asked:
             continue
-        now = min(v.quantity for v in members)
-        if min(asked) > now:
-            for v in members:
-                if v.key in wanted:
-                    wanted[v.key] = now
-                    capped[v.key] = (
-                        f"shares one quantity on Etsy with {len(members) - 1} other "
-                        f"variant(s): lowered there, never raised by shopbridge ({min(asked)} "
-                        "offered)"
-                    )
+        lowest, now = min(asked), min(v.quantity for v in members)
+        before = [last_offers[v.key] for v in members if v.key in last_offers]
+        rise = max(0, lowest - min(before)) if before else 0
+        target = min(lowest, now + rise)
+        if target == lowest:
+            continue
+        for v in members:
+            if v.key in wanted:
+                wanted[v.key] = target
+                capped[v.key] = (
+                    f"shares one quantity on Etsy with {len(members) - 1} other variant(s): "
+                    f"raised only by what the pool gained since the last push ({lowest} "
+                    "offered)"
+                )
     return capped
 
 

@@ -209,6 +209,31 @@ class SyncService:
         finally:
             await store.close()
 
+    async def webhook_orders(self, name: str, trigger: str = "webhook") -> RunSummary | None:
+        """Fetch the receipts the shop's queued webhook deliveries name (sync/hooks.py), under
+        the shop's webhooks lease; None when nothing is queued (no run is opened)."""
+        from shopbridge.store import webhooks
+        from shopbridge.sync.hooks import STREAM as HOOKS
+        from shopbridge.sync.hooks import HookPull
+
+        store = StoreThread()
+        try:
+            shop = await store(self._shop, name)
+            async with self.exclusive(shop, HOOKS):
+                deliveries = await store(webhooks.pending, self.database, shop.id)
+                if not deliveries:
+                    return None
+                recorder = self._recorder(shop, HOOKS)
+                await store(recorder.start, trigger, None, None,
+                            {"deliveries": len(deliveries)})
+                async with await self._client(shop, recorder, store) as client:
+                    adapter = adapter_for(shop.channel, client, int(shop.external_shop_id or 0))
+                    engine = HookPull(self.database, adapter, ShopRef(shop.id, shop.name),
+                                      recorder, self.clock, noop, None, store)
+                    return await engine.receipts_for(deliveries)
+        finally:
+            await store.close()
+
     # --- wiring ------------------------------------------------------------------------------
 
     def _shop(self, name: str) -> ShopRecord:

@@ -5,9 +5,10 @@ Documented at /api/docs (OpenAPI at /api/openapi.json)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from shopbridge.web.services import Dashboard
@@ -38,12 +39,48 @@ class Shipment(BaseModel):
     note: str | None = Field(None, max_length=500)
 
 
+class NewWooShop(BaseModel):
+    name: str = Field(max_length=64)
+    url: str = Field(max_length=200, description="https; http only on this machine")
+    consumer_key: str = Field(max_length=200)
+    consumer_secret: str = Field(max_length=200)
+    warehouse: str | None = Field(None, max_length=200)
+
+
 class NewShop(BaseModel):
     name: str = Field(max_length=64)
     keystring: str = Field(max_length=200)
     shared_secret: str = Field(max_length=200)
     api_url: str | None = Field(None, max_length=200)
     warehouse: str | None = Field(None, max_length=200, description="Stock comes from here.")
+
+
+def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The API's operations as /api/docs lists them: method, path, summary, parameters and the
+    request body's fields, from the OpenAPI document."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    out = []
+    for path, methods in spec.get("paths", {}).items():
+        if not path.startswith("/api/v1"):
+            continue
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = body.get("schema", {}).get("$ref", "")
+            fields = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}) if ref else {}
+            out.append({
+                "method": method.upper(),
+                "path": path,
+                "summary": op.get("summary") or "",
+                "parameters": [
+                    {"name": p["name"], "in": p["in"], "required": p.get("required", False)}
+                    for p in op.get("parameters", [])
+                ],
+                "body": [
+                    {"name": name, "description": field.get("description", "")}
+                    for name, field in fields.items()
+                ],
+            })
+    return out
 
 
 def _page(found: Any) -> dict[str, Any]:
@@ -61,6 +98,21 @@ def router(dash: Dashboard) -> APIRouter:
     def add_shop(body: NewShop) -> dict[str, Any]:
         return dash.shop(dash.add_etsy(body.name, body.keystring, body.shared_secret,
                                        body.api_url, body.warehouse))
+
+    @r.post("/shops/woocommerce", status_code=201,
+            summary="Register a WooCommerce shop by its REST API keys (then connect it)")
+    def add_woo(body: NewWooShop) -> dict[str, Any]:
+        return dash.shop(dash.add_woocommerce(body.name, body.url, body.consumer_key,
+                                              body.consumer_secret, body.warehouse))
+
+    @r.post("/shops/{name}/connect",
+            summary="WooCommerce: check the keys and connect. Etsy: the URL to authorise at")
+    async def connect(name: str, request: Request) -> dict[str, Any]:
+        shop = await asyncio.to_thread(dash.shop, name)
+        if shop["channel"] == "woocommerce":
+            return await dash.connect_woocommerce(name)
+        callback = str(request.url_for("oauth_callback"))
+        return {"authorize_url": await asyncio.to_thread(dash.authorize, name, callback)}
 
     @r.get("/shops/{name}")
     def shop(name: str) -> dict[str, Any]:
@@ -95,9 +147,8 @@ def router(dash: Dashboard) -> APIRouter:
              limit: int = 50) -> Any:
         if not 1 <= limit <= 1000:
             raise HTTPException(422, "limit is 1 to 1000")
-        found = dash.runs(shop, failed, after)
-        # A bare list (the first version's shape), at most `limit` of one page.
-        return found.rows[:limit]
+        # A bare list, newest first (the first version's shape); `after` a run id to go on from.
+        return dash.runs(shop, failed, after, limit).rows
 
     @r.get("/runs/{run_id}")
     def run(run_id: int) -> dict[str, Any]:
@@ -149,6 +200,11 @@ def router(dash: Dashboard) -> APIRouter:
         return await dash.ship(shop, number, body.carrier or "", body.tracking or "",
                                body.note or "", None)
 
+    @r.post("/orders/{shop}/{number}/payload",
+            summary="The order as the channel answers it now (one API call)")
+    async def live_payload(shop: str, number: str) -> Any:
+        return await dash.live_payload(shop, number)
+
     @r.get("/customers")
     def customers(shop: str | None = None, search: str | None = None,
                   after: str | None = None) -> dict[str, Any]:
@@ -178,6 +234,10 @@ def router(dash: Dashboard) -> APIRouter:
     @r.get("/items/{item_id}")
     def item(item_id: int) -> dict[str, Any]:
         return dash.item(item_id)
+
+    @r.get("/variants/{variant_id}")
+    def variant(variant_id: int) -> dict[str, Any]:
+        return dash.variant(variant_id)
 
     @r.get("/stock")
     def stock(shop: str | None = None, warehouse: str | None = None, search: str | None = None,

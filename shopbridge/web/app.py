@@ -93,7 +93,10 @@ def create_app(
     """The dashboard and its API. `routers` are mounted beside them (`serve` mounts the
     webhook receivers there); paths under `open_to_all` need no session and no CSRF token (a
     webhook proves itself with its signature)."""
-    app = FastAPI(title="shopbridge", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    # FastAPI's Swagger and ReDoc pages load scripts from a CDN and run inline script, which
+    # the CSP forbids (and an offline machine cannot fetch): /api/docs is rendered here instead.
+    app = FastAPI(title="shopbridge", description=api.__doc__ or "", docs_url=None,
+                  redoc_url=None, openapi_url="/api/openapi.json")
     signer = URLSafeTimedSerializer(secret or session_secret(settings), salt="session")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(money=money, query=query)
@@ -263,6 +266,10 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": message}, status_code=status)
         return page(request, "message.html", status, message=message)
+
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        return page(request, "api_docs.html", operations=api.operations(app.openapi()))
 
     app.include_router(pages.router(dash, page))
     app.include_router(api.router(dash))

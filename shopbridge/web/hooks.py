@@ -1,85 +1,122 @@
-"""The webhook receiver `shopbridge serve --http-port` mounts: /hooks/woocommerce/{shop}.
+"""The webhook receiver: POST /hooks/etsy/{shop}, open to all (no session, no CSRF token).
 
-Before anything is parsed, the signature (base64 HMAC-SHA256 of the raw body with the shop's
-secret) is checked in constant time; the unsigned creation ping is accepted; a delivery id seen
-before is ignored; the answer is immediate and a targeted pull of the order follows in the
-background. A forged or unsigned delivery, an unknown shop or a body that is not JSON gets one
-clear answer and changes nothing.
+In this order, and nothing is written but a counter until the last step: the content type must
+be JSON; the body is read up to `max_body` bytes (a larger one is refused with 413 as soon as it
+is known to be larger, without reading the rest); the Standard Webhooks signature is verified in
+constant time over the raw bytes against the shop's secrets (during a rotation's grace period
+the old one too) and the timestamp must lie within the tolerance; only then is the body parsed,
+and it must name this shop's Etsy shop. The delivery is then queued as one durable row (a
+webhook-id seen before is acknowledged and ignored) and the answer goes back at once: the
+scheduler's webhook job fetches the receipts. Every refusal is counted by its reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections import OrderedDict
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
-from shopbridge.channels.woocommerce.webhooks import is_ping, verify
-from shopbridge.sync import hooks
-from shopbridge.sync.connection import ShopConnections
+from shopbridge.channels.etsy import webhooks as etsy_hooks
+from shopbridge.channels.etsy.webhooks import WebhookRefused
+from shopbridge.security import Vault, register_secret
+from shopbridge.store import webhooks
+from shopbridge.store.db import Database
 
 log = logging.getLogger("shopbridge.hooks")
-SEEN = 10_000  # delivery ids remembered per process
-OPEN_PATHS = ("/hooks/",)
+
+PREFIX = "/hooks/"
+MAX_BODY = 64 * 1024  # Etsy's payloads are a few hundred bytes
+STATUS = {
+    "content_type": 415,
+    "oversized": 413,
+    "unsigned": 401,
+    "signature": 401,
+    "no_secret": 401,
+    "stale": 401,
+    "malformed": 400,
+    "wrong_shop": 400,
+    "unknown_shop": 404,
+}
 
 
-class Receiver:
-    def __init__(self, connections: ShopConnections) -> None:
-        self.connections = connections
-        self.seen: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.pulled: list[tuple[str, str]] = []  # (shop, order id), for tests and logs
+class _TooLarge(Exception):
+    pass
 
-    def router(self) -> APIRouter:
-        router = APIRouter()
-        router.add_api_route(
-            "/hooks/woocommerce/{shop}", self.receive, methods=["POST"], include_in_schema=False
-        )
-        return router
 
-    async def receive(self, shop: str, request: Request) -> JSONResponse:
-        body = await request.body()
-        secret = await asyncio.to_thread(hooks.secret_of, self.connections, shop)
-        if secret is None:
-            return JSONResponse({"detail": f"no WooCommerce webhooks for shop {shop!r}"}, 404)
-        signature = request.headers.get("x-wc-webhook-signature")
-        if signature is None and is_ping(body):
-            return JSONResponse({"ok": True, "ping": True})
-        if not verify(secret, body, signature):
-            log.warning("webhook for %s refused: bad or missing signature", shop)
-            return JSONResponse({"detail": "invalid signature"}, 401)
-        delivery = request.headers.get("x-wc-webhook-delivery-id") or ""
-        key = (shop, delivery)
-        if delivery and key in self.seen:
-            return JSONResponse({"ok": True, "duplicate": True})
-        if delivery:
-            self.seen[key] = None
-            while len(self.seen) > SEEN:
-                self.seen.popitem(last=False)
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def router(
+    database: Database,
+    vault: Vault,
+    *,
+    max_body: int = MAX_BODY,
+    tolerance: int = etsy_hooks.TOLERANCE_SECONDS,
+    clock: Callable[[], float] = time.time,
+    on_accepted: Callable[[int], None] | None = None,
+) -> APIRouter:
+    """`on_accepted(shop_id)` is told of every queued delivery (serve wakes its scheduler)."""
+    hooks = APIRouter()
+
+    async def refused(shop_id: int | None, exc: WebhookRefused) -> Response:
+        await asyncio.to_thread(webhooks.refuse, database, shop_id, exc.reason)
+        log.info("webhook refused (%s): %s", exc.reason, exc)
+        return JSONResponse({"refused": exc.reason, "detail": str(exc)},
+                            status_code=STATUS.get(exc.reason, 400))
+
+    @hooks.post("/hooks/etsy/{shop}", include_in_schema=False)
+    async def etsy(shop: str, request: Request) -> Response:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            return await refused(None, WebhookRefused("content_type", "send application/json"))
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return JSONResponse({"detail": "the body is not JSON"}, 400)
-        resource = request.headers.get("x-wc-webhook-resource", "")
-        resource_id = payload.get("id") if isinstance(payload, dict) else None
-        if resource == "order" and isinstance(resource_id, int):
-            task = asyncio.create_task(self._pull(shop, str(resource_id)))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        return JSONResponse({"ok": True})
-
-    async def _pull(self, shop: str, order_id: str) -> None:
+            body = await _read_capped(request, max_body)
+        except _TooLarge:
+            response = await refused(None, WebhookRefused(
+                "oversized", f"the body is larger than {max_body} bytes"))
+            response.headers["connection"] = "close"  # the rest is not read
+            return response
+        target = await asyncio.to_thread(webhooks.hook_shop, database, vault, "etsy", shop)
+        if target is None:
+            return await refused(None, WebhookRefused("unknown_shop", "no such shop"))
+        for secret in target.secrets:
+            register_secret(secret, secret.removeprefix(etsy_hooks.PREFIX))
+        headers = request.headers
         try:
-            summary = await hooks.pull_order(self.connections, shop, order_id)
-            self.pulled.append((shop, order_id))
-            if summary.status == "failed":
-                log.warning(
-                    "webhook pull of order %s of %s failed: %s", order_id, shop, summary.error
-                )
-        except Exception:  # a failed pull must not take the receiver down; polling catches up
-            log.exception("webhook pull of order %s of %s failed", order_id, shop)
+            etsy_hooks.verify(target.secrets, headers.get("webhook-id"),
+                              headers.get("webhook-timestamp"), headers.get("webhook-signature"),
+                              body, clock(), tolerance)
+            event = etsy_hooks.parse(body)
+            if target.external_shop_id is None or event.shop_id != target.external_shop_id:
+                raise WebhookRefused("wrong_shop", "the event is for another Etsy shop")
+        except WebhookRefused as exc:
+            return await refused(target.id, exc)
+        webhook_id = str(headers.get("webhook-id"))
+        fresh = await asyncio.to_thread(webhooks.accept, database, target.id, webhook_id,
+                                        event.event_type, event.receipt_id,
+                                        datetime.fromtimestamp(clock(), UTC))
+        if fresh and on_accepted is not None:
+            on_accepted(target.id)
+        answer: dict[str, Any] = {"accepted": fresh}
+        if not fresh:
+            answer["duplicate"] = True
+        return JSONResponse(answer, status_code=200)
+
+    return hooks

@@ -6,6 +6,7 @@ Routes parse the request, call the Dashboard service and render; they hold no qu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -58,7 +59,8 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
 
     @r.get("/shops", response_class=HTMLResponse)
     def shops_page(request: Request) -> Response:
-        return page(request, "shops.html", shops=dash.shops(), error=None, form={})
+        return page(request, "shops.html", shops=dash.shops(), error=None, form={},
+                    woo_error=None, woo={})
 
     @r.post("/shops", response_class=HTMLResponse)
     def add_shop(
@@ -75,8 +77,28 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
             # The form comes back with what was typed, except the secret.
             return page(request, "shops.html", 400, shops=dash.shops(), error=str(exc),
                         form={"name": name[:200], "keystring": keystring[:200],
-                              "api_url": api_url[:200], "warehouse": warehouse[:200]})
+                              "api_url": api_url[:200], "warehouse": warehouse[:200]},
+                        woo_error=None, woo={})
         flash(request, f"shop {added} added: now connect it")
+        return back(f"/shops/{quote(added)}")
+
+    @r.post("/shops/woocommerce", response_class=HTMLResponse)
+    def add_woo(
+        request: Request,
+        name: str = Form(""),
+        url: str = Form(""),
+        consumer_key: str = Form(""),
+        consumer_secret: str = Form(""),
+        warehouse: str = Form(""),
+    ) -> Response:
+        try:
+            added = dash.add_woocommerce(name, url, consumer_key, consumer_secret, warehouse)
+        except ShopbridgeError as exc:
+            return page(request, "shops.html", 400, shops=dash.shops(), error=None, form={},
+                        woo_error=str(exc), woo={"name": name[:200], "url": url[:200],
+                                                 "consumer_key": consumer_key[:200],
+                                                 "warehouse": warehouse[:200]})
+        flash(request, f"shop {added} added: now check its keys and connect it")
         return back(f"/shops/{quote(added)}")
 
     @r.get("/shops/{name}", response_class=HTMLResponse)
@@ -89,9 +111,20 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
                     actions=ACTIONS)
 
     @r.post("/shops/{name}/connect", response_class=HTMLResponse)
-    def connect(request: Request, name: str) -> Response:
-        """Start OAuth: the channel sends the owner back to /oauth/callback."""
-        url = dash.authorize(name, str(request.url_for("oauth_callback")))
+    async def connect(request: Request, name: str) -> Response:
+        """Etsy: start OAuth (the channel sends the owner back to /oauth/callback).
+        WooCommerce: check the keys now."""
+        shop = await asyncio.to_thread(dash.shop, name)
+        if shop["channel"] == "woocommerce":
+            done = await dash.connect_woocommerce(name)
+            flash(request, f"shop {done['name']} connected ({done['currency']}, "
+                           f"{done['timezone'] or 'UTC'})")
+            target = f"/shops/{quote(done['name'])}"
+            if _htmx(request):
+                return Response(status_code=204, headers={"HX-Redirect": target})
+            return back(target)
+        callback = str(request.url_for("oauth_callback"))
+        url = await asyncio.to_thread(dash.authorize, name, callback)
         if _htmx(request):
             return Response(status_code=204, headers={"HX-Redirect": url})
         # A form may not redirect to another site under our CSP (form-action 'self'): a link.
@@ -265,6 +298,14 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
         flash(request, f"order {number}: {result['outcome']}: {result['message']}")
         return back(f"/orders/{quote(shop)}/{quote(number)}")
 
+    @r.post("/orders/{shop}/{number}/payload", response_class=HTMLResponse)
+    async def live_payload(request: Request, shop: str, number: str) -> Response:
+        try:
+            payload = await dash.live_payload(shop, number)
+        except ShopbridgeError as exc:
+            return page(request, "_payload.html", 400, payload=None, error=str(exc))
+        return page(request, "_payload.html", payload=payload, error=None)
+
     @r.get("/customers", response_class=HTMLResponse)
     def customers_page(request: Request, shop: str | None = None, search: str | None = None,
                        after: str | None = None) -> Response:
@@ -310,6 +351,10 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     @r.get("/items/{item_id}", response_class=HTMLResponse)
     def item_page(request: Request, item_id: int) -> Response:
         return page(request, "item.html", item=dash.item(item_id))
+
+    @r.get("/variants/{variant_id}", response_class=HTMLResponse)
+    def variant_page(request: Request, variant_id: int) -> Response:
+        return page(request, "variant.html", variant=dash.variant(variant_id))
 
     @r.get("/stock", response_class=HTMLResponse)
     def stock_page(request: Request, shop: str | None = None, warehouse: str | None = None,

@@ -32,6 +32,7 @@ from shopbridge.store import (
 )
 from shopbridge.store import runs as history
 from shopbridge.store.db import Database
+from shopbridge.sync import peek
 from shopbridge.sync.errors import ErrorQueue
 from shopbridge.sync.pull import Progress
 from shopbridge.sync.runs import RunSummary
@@ -152,6 +153,24 @@ class Dashboard:
         )
         return record.name
 
+    def add_woocommerce(self, name: str, url: str, consumer_key: str, consumer_secret: str,
+                        warehouse: str | None = None) -> str:
+        for label, value in (("name", name), ("site address", url),
+                             ("consumer key", consumer_key), ("consumer secret", consumer_secret),
+                             ("warehouse", warehouse or "")):
+            if len(value) > MAX_TEXT:
+                raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+        self.connections.shops.check_new_name(name.strip())
+        record = self.connections.register_woocommerce(
+            name.strip(), url, consumer_key, consumer_secret, _text(warehouse)
+        )
+        return record.name
+
+    async def connect_woocommerce(self, name: str) -> dict[str, Any]:
+        """Check a WooCommerce shop's keys (read, then an empty write) and read its currency."""
+        record, site = await self.connections.connect_woocommerce(name[:MAX_TEXT])
+        return {"name": record.name, "status": record.status, **site.as_dict()}
+
     def authorize(self, name: str, redirect_uri: str) -> str:
         """The channel's authorisation URL (single-use state and PKCE verifier kept)."""
         return self.connections.start_authorization(name[:MAX_TEXT], redirect_uri).url
@@ -201,7 +220,7 @@ class Dashboard:
     def job(self, job_id: int) -> SyncJob:
         job = self.runner.get(job_id)
         if job is None:
-            raise ShopbridgeError(f"no sync job {job_id} (jobs are kept while the server runs)")
+            raise LookupError(f"no sync job {job_id} (jobs are kept while the server runs)")
         return job
 
     def resync(self, run_id: int) -> SyncJob:
@@ -214,11 +233,11 @@ class Dashboard:
 
         return self.runner.start(run["shop"], f"resync of run {run_id}", work)
 
-    def runs(self, shop: str | None, failed: bool, after: str | None) -> Page:
+    def runs(self, shop: str | None, failed: bool, after: str | None, size: int = PAGE) -> Page:
         before = _cursor(after, 1)
-        rows = history.list_runs(self.database, _text(shop), failed, PAGE + 1,
+        rows = history.list_runs(self.database, _text(shop), failed, size + 1,
                                  before[0] if before else None)
-        return _page(rows, lambda r: str(r["id"]))
+        return _page(rows, lambda r: str(r["id"]), size)
 
     def run(self, run_id: int, limit: int = 500) -> dict[str, Any]:
         """The run, its first `limit` records (each with whether its payload was kept) and how
@@ -326,6 +345,12 @@ class Dashboard:
                                        actor=f"web:{user}" if user else None)
         return {**result.as_dict(), "ok": result.ok}
 
+    async def live_payload(self, shop: str, number: str) -> Any:
+        """The order as the channel answers it now (one API call; nothing written)."""
+        order = await asyncio.to_thread(self.order, shop, number)
+        return await peek.order_payload(self.connections, order["shop"],
+                                        str(order["receipt_id"] or order["number"]))
+
     def customers(self, shop: str | None, search: str | None, after: str | None) -> Page:
         where = queries.ViewFilter(shop=_text(shop), search=_text(search),
                                    after=_cursor(after, 1))
@@ -356,6 +381,18 @@ class Dashboard:
                 return details.item_detail(session, item_id)
             except ShopbridgeError as exc:
                 raise LookupError(str(exc)) from None
+
+    def variant(self, variant_id: int) -> dict[str, Any]:
+        """A variant with its item, stock per warehouse, what each channel lists it as, and its
+        moves (by SKU)."""
+        with self.database.read() as session:
+            item_id = dashboard.variant_item(session, variant_id)
+            if item_id is None:
+                raise LookupError(f"no variant {variant_id}")
+            item = details.item_detail(session, item_id)
+        variant = next(v for v in item.pop("variants") if v["id"] == variant_id)
+        moves = self.moves(variant["sku"], 50) if variant["sku"] else []
+        return {**variant, "item": item, "moves": moves}
 
     def unmatched(self) -> list[dict[str, Any]]:
         names = {s.id: s.name for s in self.connections.shops.list()}
@@ -448,9 +485,9 @@ class Dashboard:
         return reports.budget_rows(self.database, self.settings, utcnow())
 
 
-def _page(rows: list[dict[str, Any]], key: Any) -> Page:
-    if len(rows) > PAGE:
-        rows = rows[:PAGE]
+def _page(rows: list[dict[str, Any]], key: Any, size: int = PAGE) -> Page:
+    if len(rows) > size:
+        rows = rows[:size]
         return Page(rows, key(rows[-1]))
     return Page(rows, None)
 

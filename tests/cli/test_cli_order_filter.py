@@ -36,6 +36,9 @@ def test_shop_settings_and_a_run_that_takes_only_shipped_orders(
             "offer_percent": 100,
             "max_offer": None,
             "push_stock": True,
+            # The webhook secret (issue 17): whether one is set, never its value.
+            "webhook_secret": "not set",
+            "webhook_previous_secret_until": None,
         }
         changed = ok_json(
             run(tmp_path, key, "shop", "settings", SHOP, "--import-orders", "paid",

@@ -71,6 +71,13 @@ def test_stock_push_and_drift_from_the_command_line(
         assert listing.inventory.products[0].offerings[0].quantity == quantity - 1
         runs = ok_json(run(tmp_path, key, "runs", "list", "--json"))
         assert isinstance(runs, list) and any(r["stream"] == "stock" for r in runs)
+        shown = ok_json(run(tmp_path, key, "runs", "show", str(pushed["run"]), "--json"))
+        assert isinstance(shown, dict)
+        (record,) = shown["records"]
+        assert record["external_id"] == str(listing_id) and record["outcome"] == "updated"
+        assert record["payload"]["sent"] == {sku: quantity - 1}
+        table = run(tmp_path, key, "runs", "show", str(pushed["run"]))
+        assert table.returncode == 0 and str(listing_id) in table.stdout, table.stderr
 
     missing = run(tmp_path, key, "stock", "push", "nosuchshop")
     assert missing.returncode == 1 and "nosuchshop" in missing.stderr

@@ -177,3 +177,27 @@ def test_empty_pages(client: TestClient, database: Database) -> None:
     assert client.get("/runs/abc").status_code == 422
     assert client.get("/static/htmx.min.js").status_code == 200
     assert "Zero-Clause BSD" in client.get("/static/htmx.LICENSE").text
+
+
+def test_a_mounted_receiver_needs_no_session_and_the_rest_stays_guarded(
+    tmp_path: Path, database: Database
+) -> None:
+    """What `serve` does for issue 17's webhooks: a router mounted beside the dashboard, its
+    paths open (a webhook proves itself with its signature), everything else guarded."""
+    from fastapi import APIRouter
+
+    hooks = APIRouter()
+
+    @hooks.post("/webhooks/etsy")
+    def receive() -> dict[str, bool]:
+        return {"received": True}
+
+    app = create_app(load_settings(home=tmp_path), database, secret="s", routers=[hooks],
+                     open_to_all=["/webhooks/"])
+    client = TestClient(app)
+    answer = client.post("/webhooks/etsy", content=b"{}", headers={"origin": "https://etsy.com"})
+    assert answer.status_code == 200 and answer.json() == {"received": True}
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert client.get("/", follow_redirects=False).status_code == 303
+    assert client.post("/logout", follow_redirects=False).status_code == 403
+    assert client.get("/api/v1/shops").status_code == 401

@@ -133,6 +133,9 @@ def test_connect_sync_and_every_page(
     detail = client.get(f"/orders/{SHOP}/{numbers[0]}")
     assert detail.status_code == 200 and "Lines" in detail.text and "Raw payload" in detail.text
     assert re.search(r"\d+\.\d\d [A-Z]{3}", detail.text)  # money in its currency
+    live = client.post(f"/orders/{SHOP}/{numbers[0]}/payload",
+                       headers={"hx-request": "true", "x-csrf-token": csrf(client)})
+    assert live.status_code == 200 and "receipt_id" in live.text and "<html" not in live.text
     assert client.get(f"/orders/{SHOP}/nope").status_code == 404
     assert "No orders match" in client.get("/orders?search=zzzznothing").text
     bad_date = client.get("/orders?since=yesterday")
@@ -146,6 +149,10 @@ def test_connect_sync_and_every_page(
     item_id = re.search(r'href="/items/(\d+)"', items).group(1)
     item = client.get(f"/items/{item_id}").text
     sku = re.search(r'href="/stock/([^"]+)"', item).group(1)
+    variant_id = re.search(r'href="/variants/(\d+)"', item).group(1)
+    variant = client.get(f"/variants/{variant_id}").text
+    assert "On the channels" in variant and "Stock per warehouse" in variant
+    assert client.get("/variants/999999").status_code == 404
     assert client.get("/items/unmatched").status_code == 200
 
     stock = client.get("/stock").text
@@ -239,6 +246,10 @@ def test_api_with_a_token(client: TestClient, sandbox: SandboxHandle, database: 
     client.app.state.dashboard.runner.wait(job.json()["id"], 60)
     assert api.get(f"/api/v1/jobs/{job.json()['id']}").json()["state"] == "done"
     runs = api.get("/api/v1/runs").json()
+    newest = api.get("/api/v1/runs", params={"limit": 1}).json()
+    assert len(newest) == 1 and newest[0]["id"] == runs[0]["id"]
+    rest = api.get("/api/v1/runs", params={"after": str(runs[0]["id"])}).json()
+    assert [r["id"] for r in rest] == [r["id"] for r in runs[1:]]
     resync = api.post(f"/api/v1/runs/{runs[-1]['id']}/resync")
     assert resync.status_code == 202
     client.app.state.dashboard.runner.wait(resync.json()["id"], 60)
@@ -247,6 +258,10 @@ def test_api_with_a_token(client: TestClient, sandbox: SandboxHandle, database: 
     assert client.post(f"/api/v1/shops/{SHOP}/resume").status_code == 403
     assert api.post(f"/api/v1/shops/{SHOP}/resume").json()["status"] == "connected"
     assert "/api/v1/orders" in api.get("/api/openapi.json").json()["paths"]
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "<code>/api/v1/orders/{shop}/{number}/ship</code>" in docs.text
+    assert "<script>" not in docs.text and "cdn" not in docs.text.lower()
 
 
 def test_ship_an_order_push_stock_and_drift(
@@ -326,3 +341,55 @@ def test_errors_retry_dismiss_in_bulk_and_a_records_payload(
     record = client.get(link).text
     assert "&#34;receipt_id&#34;: &#34;999&#34;" in record or '"receipt_id": "999"' in record
     assert client.get(f"/runs/{run_id}/records/99999").status_code == 404
+
+
+def test_empty_loading_and_error_states_of_the_lists(client: TestClient) -> None:
+    htmx = {"hx-request": "true", "hx-target": "results"}
+    for path, empty in (("/orders", "No orders"), ("/customers", "No customers"),
+                        ("/items", "No items"), ("/stock", "No stock"), ("/runs", "No runs"),
+                        ("/errors", "No open errors"), ("/requests", "No API calls"),
+                        ("/schedules", "nothing is scheduled"), ("/budget", "no calls"),
+                        ("/items/unmatched", "Nothing is waiting"), ("/shops", "No shops yet")):
+        page = client.get(path)
+        assert page.status_code == 200 and empty in page.text, path
+        if 'id="results"' in page.text:  # a list: its filter form shows a loading indicator
+            assert 'class="htmx-indicator"' in page.text, path
+            alone = client.get(path, headers=htmx)
+            assert empty in alone.text and "<html" not in alone.text, path
+    # An error answers the results alone too (htmx swaps 4xx answers: see base.html's config).
+    bad = client.get("/orders?since=yesterday", headers=htmx)
+    assert bad.status_code == 400 and "not a date" in bad.text and "<html" not in bad.text
+    assert client.get("/orders?after=nonsense").status_code == 400
+    assert client.get("/stock?warehouse=nowhere").status_code == 400
+    unknown = client.get("/orders?shop=nowhere")
+    assert unknown.status_code == 400 and "no shop named" in unknown.text
+    assert client.get("/jobs/12345").status_code == 404
+
+
+def test_a_woocommerce_shop_by_its_keys(client: TestClient, database: Database) -> None:
+    from shopbridge.sandbox.woocommerce import WooSandboxConfig
+    from shopbridge.sandbox.woocommerce import serve_in_thread as woo_sandbox
+
+    with woo_sandbox(WooSandboxConfig(seed=11, products=6, orders=70)) as woo:
+        wrong = post(client, "/shops/woocommerce", name="site", url="ftp://nowhere",
+                     consumer_key="ck", consumer_secret="cs")
+        assert wrong.status_code == 400 and "not an http(s) URL" in wrong.text
+        added = post(client, "/shops/woocommerce", name="site", url=woo.base_url,
+                     consumer_key=woo.consumer_key, consumer_secret=woo.consumer_secret,
+                     warehouse="main")
+        assert added.status_code == 303, added.text
+        page = client.get("/shops/site").text
+        assert "Check the keys and connect" in page and woo.consumer_secret not in page
+        connected = post(client, "/shops/site/connect")
+        assert connected.status_code == 303, connected.text
+        page = client.get("/shops/site").text
+        assert "shop site connected (" in page and "connected" in page
+        job = client.post("/shops/site/sync/orders",
+                          headers={"hx-request": "true", "x-csrf-token": csrf(client)})
+        job_id = int(re.search(r'id="job-(\d+)"', job.text).group(1))
+        client.app.state.dashboard.runner.wait(job_id, 60)
+        done = client.get(f"/api/v1/jobs/{job_id}").json()
+        assert done["state"] == "done", done
+        assert done["summary"]["created"] == 70
+    orders = client.get("/orders?shop=site").text
+    assert len(re.findall(r'href="/orders/site/', orders)) == 50

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import render
+from . import render, webhooks
 from .api import json_response
 from .errors import EtsyError, bad_request
 from .faults import FaultRule
@@ -279,6 +279,56 @@ async def clear_faults(request: Request, world: EtsySandbox) -> Any:
     return _rules(world)
 
 
+@_guard
+async def get_webhooks(request: Request, world: EtsySandbox) -> Any:
+    return world.webhooks.describe()
+
+
+@_guard
+async def put_webhooks(request: Request, world: EtsySandbox) -> Any:
+    """{url, secret (whsec_...), shop_id?, events?, api_base?}: send signed events there."""
+    body = await _body(request)
+    unknown = set(body) - {"url", "secret", "shop_id", "events", "api_base"}
+    if unknown:
+        raise bad_request(f"Unknown webhook field(s): {', '.join(sorted(unknown))}")
+    url, secret = _typed(body, "url", str), _typed(body, "secret", str)
+    if not url or not secret:
+        raise bad_request("url and secret are required")
+    events = _typed(body, "events", list, None)
+    sender = world.webhooks
+    sender.api_base = _typed(body, "api_base", str, str(request.base_url).rstrip("/"))
+    sender.configure(url, secret, _typed(body, "shop_id", int),
+                     tuple(events) if events is not None else webhooks.EVENTS)
+    if sender.transport is None:
+        sender.start()
+    return sender.describe()
+
+
+@_guard
+async def delete_webhooks(request: Request, world: EtsySandbox) -> Any:
+    world.webhooks.clear()
+    return world.webhooks.describe()
+
+
+@_guard
+async def put_webhook_faults(request: Request, world: EtsySandbox) -> Any:
+    """{drop, delay_seconds, duplicate, reorder}: omitted fields are off."""
+    body = await _body(request)
+    allowed = set(webhooks.HookFaults.__dataclass_fields__)
+    unknown = set(body) - allowed
+    if unknown:
+        raise bad_request(f"Unknown webhook fault field(s): {', '.join(sorted(unknown))}")
+    world.webhooks.set_faults(**body)
+    return world.webhooks.describe()
+
+
+@_guard
+async def flush_webhooks(request: Request, world: EtsySandbox) -> Any:
+    """Send what is due now, at once (the sender's thread does it within 20 ms anyway)."""
+    sent = await world.webhooks.pump()
+    return {"sent": sent, **world.webhooks.describe()}
+
+
 def _rule(fields: dict[str, Any]) -> FaultRule:
     allowed = set(FaultRule.__dataclass_fields__) - {"matched", "fired"}
     unknown = set(fields) - allowed
@@ -312,6 +362,11 @@ ROUTES = (
     ("PUT", "/faults", put_faults),
     ("POST", "/faults", add_fault),
     ("DELETE", "/faults", clear_faults),
+    ("GET", "/webhooks", get_webhooks),
+    ("PUT", "/webhooks", put_webhooks),
+    ("DELETE", "/webhooks", delete_webhooks),
+    ("PUT", "/webhooks/faults", put_webhook_faults),
+    ("POST", "/webhooks/flush", flush_webhooks),
 )
 for _method, _path, _fn in ROUTES:
     router.add_api_route(_path, _fn, methods=[_method], include_in_schema=False)

@@ -78,6 +78,7 @@ def serve_in_thread(
             sandbox=world,
         )
     finally:
+        app.state.sandbox.webhooks.stop()
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()

@@ -35,6 +35,7 @@ from .records import (
     Transaction,
 )
 from .tokens import TokenStore
+from .webhooks import WebhookSender
 
 HOUR = 3600
 TRACKING_REQUIRED = "A tracking number is required"
@@ -107,6 +108,8 @@ class EtsySandbox:
         self.limiter = RateLimiter(self.clock, config.qps_limit, config.daily_limit)
         self.faults = FaultInjector(config.seed)
         self.lock = threading.RLock()
+        # Webhooks: nothing is sent until an endpoint is configured (control API).
+        self.webhooks = WebhookSender(self.clock, config.seed, before_pump=self.materialize_all)
         self._requests: Counter[str] = Counter()
         self._generator = Generator(config, self.ids, self.clock.now_int())
         self._shops: dict[int, ShopState] = {}
@@ -162,6 +165,16 @@ class EtsySandbox:
             raise not_found(f"Could not find a shop with shop_id = {shop_id}")
         self._materialize(state)
         return state
+
+    def materialize_all(self) -> None:
+        """Every running order stream catches up to now (the webhook sender calls this, so a
+        stream's orders are announced when they happen, not when someone reads the shop)."""
+        with self.lock:
+            for state in self._shops.values():
+                self._materialize(state)
+
+    def _announce(self, state: ShopState, event: str, r: Receipt) -> None:
+        self.webhooks.emit(state.shop.shop_id, event, r.receipt_id)
 
     def shop_of_user(self, user_id: int) -> ShopState:
         shop_id = self._by_user.get(user_id)
@@ -303,6 +316,7 @@ class EtsySandbox:
             state.tx_receipt[t.transaction_id] = r.receipt_id
         if paid:
             self._take_stock(state, r)
+            self._announce(state, "order.paid", r)
         state.events["created"] += 1
         state.money_version += 1
         return r
@@ -371,6 +385,7 @@ class EtsySandbox:
             state = self.shop_state(shop_id)
             r = self.receipt(shop_id, receipt_id)
             now = self.now()
+            before = (r.is_paid, r.is_shipped, r.is_delivered)
             if was_paid is not None:
                 r.is_paid, r.paid_at = was_paid, (r.paid_at or now) if was_paid else None
                 state.money_version += 1
@@ -386,6 +401,12 @@ class EtsySandbox:
             if message_from_seller is not None:
                 r.message_from_seller = message_from_seller
             self._touch(state, r)
+            for was, now_set, event in zip(
+                before, (r.is_paid, r.is_shipped, r.is_delivered),
+                ("order.paid", "order.shipped", "order.delivered"), strict=True,
+            ):
+                if now_set and not was:
+                    self._announce(state, event, r)
             return r
 
     def ship_receipt(
@@ -414,6 +435,7 @@ class EtsySandbox:
                     Shipment(self.ids.next("shipment"), now, carrier_name or "other", tracking_code)
                 )
             self._touch(state, r)
+            self._announce(state, "order.shipped", r)
             return r
 
     def set_ship_by(self, shop_id: int, receipt_id: int, when: int) -> Receipt:
@@ -434,9 +456,12 @@ class EtsySandbox:
             if refund and r.is_paid and left > 0:
                 r.refunds.append(Refund(left, self.now(), "Order canceled", None))
                 state.money_version += 1
+            was = r.is_canceled
             r.is_canceled = True
             if self.config.bump_updated_on_cancel:
                 self._touch(state, r)
+            if not was:
+                self._announce(state, "order.canceled", r)
             return r
 
     def withdraw_receipt(self, shop_id: int, receipt_id: int) -> Receipt:

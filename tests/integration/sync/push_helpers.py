@@ -41,11 +41,12 @@ def sku_count(database: Database, sku: str) -> int:
 
 def pick_listings(
     harness: Harness, count: int, *, multi: bool = False, shop_id: int | None = None,
-    minimum: int = 2,
+    minimum: int = 2, shared: bool = False,
 ) -> list[Listing]:
     """Active listings whose live products each have a SKU of their own (unique in the shop and
     in the ledger), every one with at least `minimum` units; `multi`: several products whose
-    quantities vary on their own (quantity_on_property names the variation)."""
+    quantities vary on their own (quantity_on_property names the variation), or with `shared`
+    share one quantity."""
     world = harness.world
     state = world.shop_state(shop_id or harness.etsy_shop_id)
     counts = Counter(
@@ -58,8 +59,8 @@ def pick_listings(
             continue
         if multi != (len(products) > 1):
             continue
-        if multi and not listing.inventory.quantity_on_property:
-            continue
+        if multi and shared == bool(listing.inventory.quantity_on_property):
+            continue  # shared: one quantity for all its products; else one each
         if any(not p.sku or counts[p.sku] != 1 for p in products):
             continue
         if any(o.quantity < minimum or not o.is_enabled for p in products for o in p.offerings

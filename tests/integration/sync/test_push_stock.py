@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from push_helpers import (
     adjust,
     etsy_quantity,
@@ -17,13 +20,17 @@ from push_helpers import (
 from sqlalchemy import select
 from sync_harness import SHOP, build_harness
 
+from shopbridge.domain.timeutil import utcnow
+from shopbridge.store import stock, stockpush
 from shopbridge.store.db import Database
 from shopbridge.store.models import AlertState, Binding, SyncRecord, SyncRun
+from shopbridge.sync.push import PushEngine
 
 
-async def test_first_import_then_push_after_adjust(database: Database) -> None:
+@pytest.mark.parametrize("orders_first", [False, True], ids=["catalog-first", "orders-first"])
+async def test_first_import_then_push_after_adjust(database: Database, orders_first: bool) -> None:
     harness = await build_harness(database, push_config(listings=60, receipts=150))
-    await first_import(harness)
+    await first_import(harness, orders_first=orders_first)
     service, world = harness.service, harness.world
     # Right after the first import the pool agrees with Etsy: nothing to push, no drift.
     assert pending(database) == 0
@@ -64,6 +71,10 @@ async def test_first_import_then_push_after_adjust(database: Database) -> None:
     assert again.summary.api_calls == 0
     drift = await service.stock_drift(SHOP)
     assert drift.lines == []
+    # Maintenance deletes settled outbox rows past retention, never a pending one.
+    adjust(database, sku, by=1)
+    assert stockpush.prune_settled(database, utcnow() + timedelta(days=1)) >= 1
+    assert pending(database) == 1
 
 
 def _runs(database: Database, stream: str) -> list[tuple[str, str]]:
@@ -178,6 +189,13 @@ async def test_zero_stock_variant_then_whole_listing_off_and_back_on(database: D
     drift = await service.stock_drift(SHOP)
     assert [line.listing for line in drift.lines] == [str(listing.listing_id)]
     assert "active on Etsy again" in drift.lines[0].why
+    # The seller takes it off sale again: settled, the alert cleared, no drift.
+    world.update_listing(listing.listing_id, state="inactive")
+    await service.push_stock(SHOP, every=True)
+    with database.read() as session:
+        alert = session.execute(select(AlertState)).scalars().all()
+    assert [a.status for a in alert] == ["cleared"]
+    assert (await service.stock_drift(SHOP)).lines == []
 
 
 async def test_etsy_showing_less_than_last_pushed_imports_the_orders_first(
@@ -242,3 +260,94 @@ async def test_a_listing_deleted_on_etsy(database: Database) -> None:
     again = await service.push_stock(SHOP)
     assert again.summary.api_calls == 0
     assert pending(database) == 0
+
+
+async def test_a_shop_that_does_not_push_stock(database: Database) -> None:
+    harness = await build_harness(database, push_config(listings=30, receipts=20))
+    await first_import(harness)
+    listing = pick_listings(harness, 1)[0]
+    sku = live_products(listing)[0].sku
+    before = etsy_quantity(harness, listing.listing_id, sku)
+    adjust(database, sku, by=1)
+    assert pending(database) == 1
+    with database.write() as session:
+        stock.change_offer_settings(session, ledger_shop_id(harness), push_stock=False)
+    result = await harness.service.push_stock(SHOP)
+    assert result.summary.status == "succeeded"
+    assert result.summary.api_calls == 0
+    assert any("push is off" in note for note in result.summary.notes)
+    assert pending(database) == 0  # settled as skipped, not left to pile up
+    adjust(database, sku, by=1)
+    assert pending(database) == 0
+    assert etsy_quantity(harness, listing.listing_id, sku) == before
+
+
+class Killed(Exception):
+    pass
+
+
+async def test_killed_between_taking_a_listing_off_sale_and_the_commit(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = await build_harness(database, push_config(listings=30, receipts=20))
+    await first_import(harness)
+    world, service = harness.world, harness.service
+    listing = pick_listings(harness, 1)[0]
+    sku = live_products(listing)[0].sku
+    adjust(database, sku, set_to=0)
+    original = PushEngine._settle
+
+    def crash(self: PushEngine, d: object, outcome: str, *args: object) -> None:
+        if outcome == "deactivated":
+            raise Killed  # the process dies here: nothing of the outcome lands
+        original(self, d, outcome, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PushEngine, "_settle", crash)
+    with pytest.raises(Killed):
+        await service.push_stock(SHOP)
+    monkeypatch.setattr(PushEngine, "_settle", original)
+    assert world.listing(listing.listing_id)[1].state == "inactive"  # Etsy took it off sale
+    assert pending(database) >= 1
+    # The next run finds it off sale and knows shopbridge did it ...
+    again = await service.push_stock(SHOP)
+    assert again.summary.status in ("succeeded", "partial"), again.summary.error
+    assert pending(database) == 0
+    # ... so it is put back on sale when stock returns.
+    adjust(database, sku, set_to=3)
+    back = await service.push_stock(SHOP)
+    assert back.summary.status == "succeeded", back.summary.error
+    assert world.listing(listing.listing_id)[1].state == "active"
+    assert etsy_quantity(harness, listing.listing_id, sku) == 3
+
+
+async def test_variants_sharing_one_etsy_quantity(database: Database) -> None:
+    harness = await build_harness(database, push_config(listings=80, receipts=40))
+    await first_import(harness)
+    world, service = harness.world, harness.service
+    listing = pick_listings(harness, 1, multi=True, shared=True, minimum=3)[0]
+    skus = [p.sku for p in live_products(listing)]
+    shared = etsy_quantity(harness, listing.listing_id, skus[0])
+    # A sale lowers the one quantity on Etsy; the ledger lowers only the sold variant's pool.
+    sell(harness, listing.listing_id)
+    world.advance(30)
+    await service.orders(SHOP)
+    after_sale = etsy_quantity(harness, listing.listing_id, skus[0])
+    assert after_sale < shared
+    result = await service.push_stock(SHOP)
+    assert result.summary.status == "succeeded", result.summary.error
+    # The unsold variants' pools still offer more, but Etsy's shared quantity is not raised.
+    assert all(etsy_quantity(harness, listing.listing_id, s) == after_sale for s in skus)
+    assert (await service.stock_drift(SHOP)).lines == []
+    # A restock of every variant reaches Etsy: raised by what the pool gained.
+    for sku in skus:
+        adjust(database, sku, by=3)
+    result = await service.push_stock(SHOP)
+    assert result.summary.status == "succeeded", result.summary.error
+    assert all(etsy_quantity(harness, listing.listing_id, s) == after_sale + 3 for s in skus)
+    # One variant lowered below the others: the shared quantity follows it down.
+    adjust(database, skus[0], by=-2)
+    shop_id = ledger_shop_id(harness)
+    lowest = min(offered(database, shop_id, s) for s in skus)
+    assert 0 < lowest < after_sale + 3
+    await service.push_stock(SHOP)
+    assert all(etsy_quantity(harness, listing.listing_id, s) == lowest for s in skus)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sync_harness import SHOP, Harness, build_harness, make_config
 
+from shopbridge.errors import AuthError
 from shopbridge.store import shipping
 from shopbridge.store.db import Database
 from shopbridge.store.models import (
@@ -442,3 +443,25 @@ async def test_faults_on_every_call_end_with_each_code_on_etsy_once(database: Da
         assert sum(q for _, q in moves) == -sum(t.quantity for t in receipt.transactions)
     with database.read() as session:
         assert {r.status for r in session.execute(select(ShipmentPost)).scalars()} == {"posted"}
+
+
+async def test_a_missing_write_scope_is_one_message_and_the_shipment_waits(
+    database: Database,
+) -> None:
+    picked, prepare = _picker(("US", True), ("US", True))
+    harness, service = await _ready(database, prepare)
+    await service.carriers(SHOP)
+    harness.world.set_faults([
+        {"kind": "error", "operation": "createReceiptShipment", "status": 403},
+    ])
+    rows = [ShipRequest(SHOP, str(r.receipt_id), "usps", f"S{r.receipt_id}") for r in picked]
+    with pytest.raises(AuthError, match="needs the transactions_w scope"):
+        await service.ship(rows)
+    with database.read() as session:
+        assert [(p.status, p.attempts) for p in session.execute(
+            select(ShipmentPost).order_by(ShipmentPost.id)).scalars()] == [
+                ("pending", 1), ("pending", 0)]
+    harness.world.faults.clear()
+    settled = await service.retry(SHOP)
+    assert [r.outcome for r in settled] == [POSTED, POSTED]
+    assert [len(r.shipments) for r in picked] == [1, 1]

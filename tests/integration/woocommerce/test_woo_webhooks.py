@@ -23,9 +23,9 @@ from woo_harness import SHOP, build, make_config
 from shopbridge.config import Settings
 from shopbridge.store.db import Database
 from shopbridge.store.models import SalesOrder
-from shopbridge.sync import hooks
+from shopbridge.sync import woo_hooks as hooks
 from shopbridge.web.app import create_app
-from shopbridge.web.hooks import OPEN_PATHS, Receiver
+from shopbridge.web.woo_hooks import OPEN_PATHS, Receiver
 
 
 def _free_port() -> int:
