@@ -124,3 +124,14 @@ def test_plain_http_site_is_refused() -> None:
     with pytest.raises(ShopbridgeError, match="plain HTTP site"):
         woo_site_url("http://shop.example.com")
     assert woo_site_url("https://Shop.Example.com/wp-json/") == "https://shop.example.com"
+
+
+async def test_a_small_shops_first_sync_costs_one_call(database: Database) -> None:
+    """The first incremental window reaches back to 2000 across 26 autumns' fall-backs; when
+    one page holds every order, no window is cut: one list call."""
+    woo = await build(database, make_config(orders=60))
+    woo.world.reset_request_counts()
+    run = await woo.service.orders(SHOP)
+    assert run.status == "succeeded", run.error
+    assert woo.world.request_counts().get("orders.list") == 1
+    assert differences(woo.world, database) == {}
