@@ -214,6 +214,21 @@ def _sellable(world: WooSandbox, rng: random.Random) -> tuple[Product, Variation
     return product, None
 
 
+def _restock_for(
+    world: WooSandbox, product: Product, variation: Variation | None, qty: int, when: int
+) -> None:
+    """No backorders: before a sale the stock it sells from must hold it, so a seller who ran
+    out restocks first (stock never goes below zero, as on a site without backorders)."""
+    holder: Product | Variation | None = None
+    if variation is not None and variation.manage_stock:
+        holder = variation
+    elif product.manage_stock:
+        holder = product
+    if holder is not None and (holder.stock_quantity or 0) < qty:
+        holder.stock_quantity = (holder.stock_quantity or 0) + qty + 20
+        holder.modified = max(holder.modified, when)
+
+
 def _order(
     world: WooSandbox, rng: random.Random, created: int, now: int, status: str | None = None
 ) -> Order:
@@ -237,6 +252,7 @@ def _order(
     for _ in range(rng.randint(1, 3)):
         product, variation = _sellable(world, rng)
         qty = rng.randint(1, 3)
+        _restock_for(world, product, variation, qty, created)
         unit = variation.regular_price if variation else (product.regular_price or Decimal("9.99"))
         subtotal = money(world, unit * qty)
         total = money(world, subtotal * (1 - coupon[1])) if coupon else subtotal
