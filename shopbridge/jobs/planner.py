@@ -107,8 +107,39 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
             job = Job(shop_id, names[shop_id], stream, interval,
                       now + timedelta(seconds=interval))
             due.append((min(row.next_run_at, now), job))
+    due += _changed_stock_jobs(database, settings, intervals, rows, names, now)
     due += _queued_hooks(database, rows, names, now)
     return [job for _, job in sorted(due, key=lambda pair: pair[0])]
+
+
+def _changed_stock_jobs(
+    database: Database,
+    settings: Settings,
+    intervals: dict[tuple[int, str], float],
+    rows: dict[tuple[int, str], schedules.ScheduleRow],
+    names: dict[int, str],
+    now: datetime,
+) -> list[tuple[datetime, Job]]:
+    """Push on change for the connected shops with no stock interval (the default): a shop
+    that pushes stock (`--push-stock`, on by default) gets its stock job once a change queued
+    since the job last started is `push_debounce_seconds` old. Costs nothing while stock does
+    not change; the interval, where set, adds a periodic check on top (`_changed_stock`)."""
+    cutoff = now - timedelta(seconds=settings.push_debounce_seconds)
+    changed = stockpush.latest_changes(database, cutoff)
+    if not changed:
+        return []
+    connected = {shop.id for shop in schedules.shops(database) if shop.status == "connected"}
+    out = []
+    for shop_id, latest in changed.items():
+        if shop_id not in connected or (shop_id, STOCK) in intervals:
+            continue
+        row = rows.get((shop_id, STOCK))
+        if row is None:
+            schedules.ensure(database, shop_id, STOCK, now + timedelta(days=1))
+        elif row.last_claimed_at is not None and latest <= row.last_claimed_at:
+            continue  # queued before the last push started: that push took it, or failed on it
+        out.append((now, Job(shop_id, names[shop_id], STOCK, 0.0, now + timedelta(days=1))))
+    return out
 
 
 def _queued_hooks(
