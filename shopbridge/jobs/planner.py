@@ -144,8 +144,22 @@ def _changed_stock(
     return oldest is not None and oldest <= now - timedelta(seconds=settings.push_debounce_seconds)
 
 
-def claim(database: Database, job: Job, now: datetime) -> bool:
+def claim(
+    database: Database, job: Job, now: datetime, settings: Settings | None = None
+) -> bool:
+    if job.stream == HOOKS and settings is not None and not _hook_token(database, settings,
+                                                                       job, now):
+        return False  # over its pace: the deliveries wait and go together in the next run
     if job.stream in (STOCK, HOOKS):
         # A job made due by a stock change is claimed like one whose time has come.
         return schedules.claim_any(database, job.shop_id, job.stream, now, job.next_run_at)
     return schedules.claim(database, job.shop_id, job.stream, now, job.next_run_at)
+
+
+def _hook_token(database: Database, settings: Settings, job: Job, now: datetime) -> bool:
+    shops = [s for s in schedules.shops(database) if s.status == "connected"]
+    key = next((s.api_key_id for s in shops if s.id == job.shop_id), None)
+    sharing = max(1, sum(1 for s in shops if s.api_key_id == key))
+    budget = daily_budget(settings.api_daily_limit, settings.api_budget_reserve)
+    return adaptive.pacer.take(database, job.shop_id, adaptive.HOOKS_SHARE * budget / sharing,
+                               now)
