@@ -14,10 +14,11 @@ order rate (issue 17 point 3).
   normal pace again: a lost webhook costs freshness, never an order.
 
 - Webhook fetches are paced by a token bucket per shop (`HookPacer`): a shop's webhook runs
-  refill at `HOOKS_SHARE` of its key's daily budget divided among the key's shops, up to
-  `HOOKS_BURST` runs banked. A shop that sells slower than that fetches every delivery at once;
-  one that sells faster waits for a token, and the deliveries of the wait are fetched together
-  (one run, about one call per 100 receipts): freshness gives way before the budget does.
+  refill at its share of `HOOKS_SHARE` of its key's daily budget (shared among the key's shops
+  by the square root of their order rates, as the polls are), up to `HOOKS_BURST` runs banked.
+  A shop that sells slower than that fetches every delivery at once; one that sells faster
+  waits for a token, and the deliveries of the wait are fetched together (one run, about one
+  call per 100 receipts): freshness gives way before the budget does.
 
 Both are read from the store with one query each, at most every `REFRESH` (the hour profile) or
 every plan (the webhook health: one small grouped query).
