@@ -256,6 +256,12 @@ def credentials(
     """
     service = _service(ctx)
     shop = service.shops.get(name)
+    if shop.channel == "woocommerce":
+        raise ShopbridgeError(
+            f"shop {name!r} is a WooCommerce shop: `shop remove {name}` then `shop add "
+            "woocommerce` and `shop connect` with the new keys (the same site takes back its "
+            "orders, items and history)"
+        )
     secret = read_shared_secret(ctx, shared_secret, shared_secret_stdin)
     if not skip_check:
         current = keystring or str(service.shops.credentials(shop.id).get("keystring", ""))

@@ -135,3 +135,19 @@ async def test_a_small_shops_first_sync_costs_one_call(database: Database) -> No
     assert run.status == "succeeded", run.error
     assert woo.world.request_counts().get("orders.list") == 1
     assert differences(woo.world, database) == {}
+
+
+async def test_removed_then_added_again_takes_back_its_history(database: Database) -> None:
+    woo = await build(database, make_config(orders=40))
+    assert (await woo.service.orders(SHOP)).status == "succeeded"
+    shop = await asyncio.to_thread(woo.connections.shops.get, SHOP)
+    await asyncio.to_thread(woo.connections.shops.remove, SHOP)
+    cfg = woo.world.config
+    await asyncio.to_thread(woo.connections.register_woocommerce, "again",
+                            "http://localhost:8089/", cfg.key(), cfg.secret())
+    back, _ = await woo.connections.connect_woocommerce("again")
+    assert back.id == shop.id and back.name == "again"  # the same shop, renamed
+    woo.world.advance(60)
+    run = await woo.service.orders("again")
+    assert run.status == "succeeded" and run.counts.created == 0
+    assert order_rows(database) == (len(woo.world.orders), len(woo.world.orders))
