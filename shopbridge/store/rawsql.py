@@ -146,6 +146,52 @@ class Raw:
             raise self._fail(text, rows[:1], exc) from exc
         return found
 
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Plain new rows (no conflict possible): COPY on PostgreSQL (a third of the time of
+        an executemany, server and client), executemany on SQLite. Names are the caller's
+        constants, never data."""
+        if not rows:
+            return
+        if self.pg:
+            self._copy(table, columns, rows)
+        else:
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: E501, S608
+            self.many(sql, rows)
+
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        """`insert` of rows with an integer `id` primary key: their new ids, in the order of
+        `rows`. PostgreSQL: the ids are taken from the column's sequence first (one query),
+        then the rows are copied with them; SQLite: one INSERT ... RETURNING id per row."""
+        if not rows:
+            return []
+        if not self.pg:
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(columns))}) RETURNING id"
+            )
+            return self.many_returning(sql, rows)
+        ids = [
+            row[0]
+            for row in self.rows(
+                "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)",
+                (table, len(rows)),
+            )
+        ]
+        self._copy(table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with self._cursor.copy(sql) as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+        except self._dbapi_error as exc:
+            raise self._fail(sql, rows[:1], exc) from exc
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """The rows of one query."""
         text = _translate(sql, self.pg)
