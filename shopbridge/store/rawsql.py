@@ -123,6 +123,10 @@ class Raw:
         """One statement `... RETURNING x` per row; the first column of each row's answer, in
         the order of `rows` (None for a row that returned nothing, e.g. ON CONFLICT DO NOTHING).
         """
+        return [row[0] if row is not None else None for row in self.many_returning_rows(sql, rows)]
+
+    def many_returning_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """`many_returning`, each row's whole answer (None when it returned nothing)."""
         if not rows:
             return []
         text = _translate(sql, self.pg)
@@ -132,16 +136,14 @@ class Raw:
             if self.pg:
                 cursor.executemany(text, rows, returning=True)
                 while True:
-                    row = cursor.fetchone()
-                    found.append(row[0] if row is not None else None)
+                    found.append(cursor.fetchone())
                     if not cursor.nextset():
                         break
             else:
                 execute, fetchone = cursor.execute, cursor.fetchone
                 for params in rows:
                     execute(text, params)
-                    row = fetchone()
-                    found.append(row[0] if row is not None else None)
+                    found.append(fetchone())
         except self._dbapi_error as exc:
             raise self._fail(text, rows[:1], exc) from exc
         return found
