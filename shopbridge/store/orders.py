@@ -488,7 +488,7 @@ def _write_lines(
     raw = Raw(session)
     money, dumps = raw.money, raw.json
     keys = [key for order, _ in todo for line in order.lines for key in _line_keys(line)]
-    bound = bindings.local_ids(session, target.shop_id, VARIANT, keys)
+    bound = _variant_ids(raw, target.shop_id, keys)
     rows: list[tuple[Any, ...]] = []
     copied: list[tuple[Any, ...]] = []  # PostgreSQL: the lines of orders created here
     for order, result in todo:
@@ -520,6 +520,18 @@ _LINE_COLUMNS = (
     "order_id", "external_id", "variant_id", "title", "sku", "quantity", "unit_price", "options",
     "personalization",
 )
+
+
+def _variant_ids(raw: Raw, shop_id: int, keys: list[str]) -> dict[str, int]:
+    """`bindings.local_ids` of variant keys, on the DBAPI path (the lines' one read)."""
+    if not keys:
+        return {}
+    rows = raw.rows(
+        "SELECT external_id, local_id FROM binding WHERE shop_id = ? AND entity = ? "
+        "AND IN_LIST(external_id)",
+        (shop_id, VARIANT, raw.list(keys)),
+    )
+    return {external_id: local_id for external_id, local_id in rows if local_id is not None}
 
 
 _UPSERT_LINE = (

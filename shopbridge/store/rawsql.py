@@ -52,7 +52,8 @@ def _sqlite_time(value: datetime | None) -> str | None:
         raise ValueError("naive datetime given to the ledger; use timezone-aware UTC")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # "YYYY-MM-DD HH:MM:SS.ffffff" (then "+00:00", cut): what UTCDateTime writes
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _pg_time(value: datetime | None) -> datetime | None:
@@ -77,6 +78,8 @@ def _pg_money(value: Decimal | None) -> Decimal | None:
 
 def _json(value: Any) -> str:
     # As SQLAlchemy's JSON type writes it: None is JSON null (none_as_null is False).
+    if not value and (value == {} or value == []):  # most flags and options: spared a dumps
+        return "{}" if isinstance(value, dict) else "[]"
     return json.dumps(value)
 
 

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -766,6 +766,30 @@ def _line_state(status: str, is_shipped: bool, is_canceled: bool) -> str:
     return "open"
 
 
+class _LineRow(NamedTuple):
+    id: int
+    order_id: int
+    variant_id: int | None
+    quantity: int
+    shop_id: int
+    number: str
+    status: str
+    is_shipped: bool
+    is_canceled: bool
+    ordered_at: datetime  # NOT NULL in sales_order
+    warehouse_id: int | None
+
+
+# The lines of some orders, their order's state and their shop's warehouse (own, else default).
+_ORDER_LINES = (
+    "SELECT l.id, l.order_id, l.variant_id, l.quantity, o.shop_id, o.number, o.status, "
+    "o.is_shipped, o.is_canceled, o.ordered_at, COALESCE(s.warehouse_id, "
+    "(SELECT id FROM warehouse WHERE is_default = ? LIMIT 1)) "
+    "FROM order_line l JOIN sales_order o ON o.id = l.order_id JOIN shop s ON s.id = o.shop_id "
+    "WHERE IN_LIST(l.order_id) AND l.variant_id IS NOT NULL ORDER BY l.id"
+)
+
+
 def apply_orders(session: Session, order_ids: Sequence[int], created: Iterable[int] = ()) -> int:
     """Bring the stock moves of these orders' lines in line with the orders as stored: an open
     line reserves its units in its shop's warehouse, a shipped line releases them and moves
@@ -783,26 +807,12 @@ def apply_orders(session: Session, order_ids: Sequence[int], created: Iterable[i
     """
     if not order_ids:
         return 0
-    default = select(Warehouse.id).where(Warehouse.is_default.is_(True)).limit(1).scalar_subquery()
-    lines = session.execute(
-        select(
-            OrderLine.id,
-            OrderLine.order_id,
-            OrderLine.variant_id,
-            OrderLine.quantity,
-            SalesOrder.shop_id,
-            SalesOrder.number,
-            SalesOrder.status,
-            SalesOrder.is_shipped,
-            SalesOrder.is_canceled,
-            SalesOrder.ordered_at,
-            func.coalesce(Shop.warehouse_id, default),
-        )
-        .join(SalesOrder, SalesOrder.id == OrderLine.order_id)
-        .join(Shop, Shop.id == SalesOrder.shop_id)
-        .where(OrderLine.order_id.in_(sorted(set(order_ids))), OrderLine.variant_id.is_not(None))
-        .order_by(OrderLine.id)
-    ).all()
+    raw = Raw(session)  # the DBAPI path (store/rawsql.py): this read is on every order page
+    read_time = raw.read_time
+    lines = [
+        _LineRow(*row[:9], read_time(row[9]), row[10])  # type: ignore[call-arg]
+        for row in raw.rows(_ORDER_LINES, (True, raw.list(sorted(set(order_ids)))))
+    ]
     if not lines:
         return 0
     new = set(created)
@@ -891,15 +901,14 @@ def initial_moves(session: Session, variant_ids: Iterable[int]) -> dict[int, See
     ids = sorted(set(variant_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(
-            StockMove.variant_id,
-            StockMove.warehouse_id,
-            StockMove.shop_id,
-            StockMove.created_at,
-        ).where(StockMove.kind == INITIAL, StockMove.variant_id.in_(ids))
+    raw = Raw(session)
+    rows = raw.rows(
+        "SELECT variant_id, warehouse_id, shop_id, created_at FROM stock_move "
+        "WHERE kind = ? AND IN_LIST(variant_id)",
+        (INITIAL, raw.list(ids)),
     )
-    return {row[0]: Seed(*row) for row in rows}
+    read_time = raw.read_time
+    return {v: Seed(v, w, shop, read_time(at)) for v, w, shop, at in rows}  # type: ignore[arg-type]
 
 
 def seed_from_channel(
