@@ -114,7 +114,7 @@ def claim_many(
         return {}
     raw = Raw(session)
     now = raw.time(utcnow())
-    raw.many(_CLAIM, [(shop_id, entity, external_id, now, now) for external_id in ids])
+    raw.run(_CLAIM_PG if raw.pg else _CLAIM, (shop_id, entity, now, now, raw.list(ids)))
     rows = raw.rows(_CLAIMED_PG if raw.pg else _CLAIMED, (shop_id, entity, raw.list(ids)))
     read_time, read_json = raw.read_time, raw.read_json
     return {
@@ -130,9 +130,17 @@ def claim_many(
     }
 
 
+# One statement for the page's ids, inserted in their (sorted) order: a list parameter
+# (json_each on SQLite, unnest on PostgreSQL) instead of a row per id.
 _CLAIM = (
     "INSERT INTO binding (shop_id, entity, external_id, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (shop_id, entity, external_id) DO NOTHING"
+    "SELECT ?, ?, value, ?, ? FROM json_each(?) WHERE true "
+    "ON CONFLICT (shop_id, entity, external_id) DO NOTHING"
+)
+_CLAIM_PG = (
+    "INSERT INTO binding (shop_id, entity, external_id, created_at, updated_at) "
+    "SELECT ?, ?, id, ?::timestamptz, ?::timestamptz FROM unnest(?::text[]) AS claimed(id) "
+    "ON CONFLICT (shop_id, entity, external_id) DO NOTHING"
 )
 _CLAIMED = (
     "SELECT id, external_id, local_id, remote_updated_at, signature, remote_state FROM binding "

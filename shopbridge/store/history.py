@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.store.dialect import insert_for
 from shopbridge.store.models import SyncError, SyncRecord, SyncRun
+from shopbridge.store.rawsql import Raw
 
 MAX_ERROR_CHARS = 2000
 
@@ -63,33 +64,25 @@ def record_outcome(
 def record_outcomes(
     session: Session, run_id: int, entity: str, outcomes: list[tuple[str, str]]
 ) -> None:
-    """(external id, outcome) of records written cleanly; one statement for a page."""
+    """(external id, outcome) of records written cleanly; one statement for a page (the
+    DBAPI path: COPY on PostgreSQL)."""
     if outcomes:
-        now = utcnow()
-        session.execute(
-            insert(SyncRecord),
-            [
-                {
-                    "run_id": run_id,
-                    "entity": entity,
-                    "external_id": external_id,
-                    "outcome": outcome,
-                    "created_at": now,
-                }
-                for external_id, outcome in outcomes
-            ],
+        raw = Raw(session)
+        now = raw.time(utcnow())
+        raw.insert(
+            "sync_record",
+            ("run_id", "entity", "external_id", "outcome", "created_at"),
+            [(run_id, entity, external_id, outcome, now) for external_id, outcome in outcomes],
         )
 
 
 def resolve_errors(session: Session, shop_id: int, entity: str, external_ids: list[str]) -> None:
     """Records that imported cleanly leave the error queue."""
     if external_ids:
-        session.execute(
-            delete(SyncError).where(
-                SyncError.shop_id == shop_id,
-                SyncError.entity == entity,
-                SyncError.external_id.in_(external_ids),
-            )
+        raw = Raw(session)
+        raw.run(
+            "DELETE FROM sync_error WHERE shop_id = ? AND entity = ? AND IN_LIST(external_id)",
+            (shop_id, entity, raw.list(external_ids)),
         )
 
 

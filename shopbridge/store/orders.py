@@ -101,8 +101,8 @@ def write_orders(
     if changed:
         page = [orders[i] for i in changed]
         known_ids = [claims[order.external_id].local_id for order in page]
-        customers = _customer_ids(session, target, page, known_ids)
-        addresses = _address_ids(session, page, customers)
+        customers, new_customers = _customer_ids(session, target, page, known_ids)
+        addresses = _address_ids(session, page, customers, new_customers)
         written = _write_order_rows(session, target, page, claims, customers, addresses)
         _write_lines(session, target, page, written)
         _write_documents(session, target, page, written)
@@ -152,8 +152,8 @@ def _customer_ids(
     target: OrderTarget,
     page: list[Order],
     known_orders: list[int | None],
-) -> list[int | None]:
-    """The ledger customer of each order.
+) -> tuple[list[int | None], set[int]]:
+    """The ledger customer of each order, and the customers created here.
 
     A bound buyer id is the identity. An unbound buyer is linked by email, then (opt-in) by name
     and postcode, but only to a customer no other buyer of this channel is bound to: two buyers
@@ -197,11 +197,14 @@ def _customer_ids(
                 owners.setdefault(found, set()).add(buyer_id)
         elif buyer.external_id or buyer.email or buyer.name:
             to_create.setdefault(key, buyer)
+    created: list[int] = []
     if to_create:
         raw = Raw(session)
         now = raw.time(utcnow())
-        created = raw.many_returning(
-            _NEW_CUSTOMER, [(b.name, b.email, now, now) for b in to_create.values()]
+        created = raw.insert_returning_ids(
+            "customer",
+            ("name", "email", "created_at", "updated_at"),
+            [(b.name, b.email, now, now) for b in to_create.values()],
         )
         resolved.update(zip(to_create, created, strict=True))
     bindings.bind_many(
@@ -212,13 +215,8 @@ def _customer_ids(
             if row.local_id is None
         ],
     )
-    _add_emails(session, page, keys, resolved)
-    return [resolved.get(key) for key in keys]
-
-
-_NEW_CUSTOMER = (
-    "INSERT INTO customer (name, email, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id"
-)
+    _add_emails(session, page, keys, resolved, set(created))
+    return [resolved.get(key) for key in keys], set(created)
 
 
 def _current_customers(session: Session, order_ids: list[int]) -> dict[int, int | None]:
@@ -291,6 +289,7 @@ def _add_emails(
     page: list[Order],
     keys: list[tuple[str, str]],
     resolved: dict[tuple[str, str], int],
+    new_customers: set[int],
 ) -> None:
     rows = {
         (resolved[key], order.customer.email.lower()[:320])
@@ -298,7 +297,15 @@ def _add_emails(
         if order.customer.email and key in resolved
     }
     if rows:
-        Raw(session).many(
+        raw = Raw(session)
+        if raw.pg:  # a customer created here has no contact yet: copied
+            raw.insert(
+                "contact",
+                ("customer_id", "kind", "value"),
+                [(c, "email", v) for c, v in sorted(rows) if c in new_customers],
+            )
+            rows = {(c, v) for c, v in rows if c not in new_customers}
+        raw.many(
             "INSERT INTO contact (customer_id, kind, value) VALUES (?, 'email', ?) "
             "ON CONFLICT DO NOTHING",
             sorted(rows),
@@ -310,7 +317,7 @@ def _address_fingerprint(address: AddressRecord) -> str:
 
 
 def _address_ids(
-    session: Session, page: list[Order], customers: list[int | None]
+    session: Session, page: list[Order], customers: list[int | None], new_customers: set[int]
 ) -> list[int | None]:
     """Addresses are added, never replaced: an identical one is reused."""
     wanted: dict[tuple[int, str], AddressRecord] = {}
@@ -327,25 +334,33 @@ def _address_ids(
         return [None] * len(page)
     raw = Raw(session)
     now = raw.time(utcnow())
-    created = raw.many_returning(
-        _NEW_ADDRESS,
-        [
-            (
-                customer_id,
-                a.name,
-                a.line1,
-                a.line2,
-                a.city,
-                a.state,
-                (a.postcode or "")[:32] or None,
-                (a.country_code or "")[:8] or None,
-                fingerprint,
-                now,
-            )
-            for (customer_id, fingerprint), a in wanted.items()
-        ],
+    rows = {
+        (customer_id, fingerprint): (
+            customer_id,
+            a.name,
+            a.line1,
+            a.line2,
+            a.city,
+            a.state,
+            (a.postcode or "")[:32] or None,
+            (a.country_code or "")[:8] or None,
+            fingerprint,
+            now,
+        )
+        for (customer_id, fingerprint), a in wanted.items()
+    }
+    # A customer created here has no address yet: on PostgreSQL its addresses are copied.
+    fresh = [key for key in rows if key[0] in new_customers] if raw.pg else []
+    ids = dict(
+        zip(
+            fresh,
+            raw.insert_returning_ids("address", _ADDRESS_COLUMNS, [rows[k] for k in fresh]),
+            strict=True,
+        )
     )
-    ids = {key: id_ for key, id_ in zip(wanted, created, strict=True) if id_ is not None}
+    others = [key for key in rows if key not in ids]
+    created = raw.many_returning(_NEW_ADDRESS, [rows[key] for key in others])
+    ids.update((key, id_) for key, id_ in zip(others, created, strict=True) if id_ is not None)
     stored = sorted({customer_id for customer_id, _ in wanted.keys() - ids.keys()})
     if stored:  # identical addresses stored before: reused
         for customer_id, fingerprint, id_ in raw.rows(
@@ -356,6 +371,10 @@ def _address_ids(
     return [ids.get(key) if key is not None else None for key in keys]
 
 
+_ADDRESS_COLUMNS = (
+    "customer_id", "name", "line1", "line2", "city", "state", "postcode", "country_code",
+    "fingerprint", "created_at",
+)
 _NEW_ADDRESS = (
     "INSERT INTO address (customer_id, name, line1, line2, city, state, postcode, country_code, "
     "fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
@@ -373,12 +392,11 @@ _ORDER_COLUMNS = (
     "status", "remote_updated_at", "is_paid", "is_shipped", "is_canceled", "refunded_total",
     "flags",
 )
-# Column names are this module's constants, never data: S608 does not apply.
-_NEW_ORDER = (
-    "INSERT INTO sales_order (shop_id, number, customer_id, edited_locally, created_at, "  # noqa: S608
-    f"updated_at, {', '.join(_ORDER_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (6 + len(_ORDER_COLUMNS)))}) RETURNING id"
+_NEW_ORDER_COLUMNS = (
+    "shop_id", "number", "customer_id", "edited_locally", "created_at", "updated_at",
+    *_ORDER_COLUMNS,
 )
+# Column names are this module's constants, never data: S608 does not apply.
 _UPDATE_ORDER = (
     f"UPDATE sales_order SET {', '.join(f'{name} = ?' for name in _ORDER_COLUMNS)}, "  # noqa: S608
     "updated_at = ? WHERE id = ?"
@@ -442,7 +460,7 @@ def _write_order_rows(
             updates.append((*values, now, local_id))
             results.append(OrderResult(Outcome.UPDATED, local_id))
     if new_rows:
-        ids = iter(raw.many_returning(_NEW_ORDER, new_rows))
+        ids = iter(raw.insert_returning_ids("sales_order", _NEW_ORDER_COLUMNS, new_rows))
         for result in results:
             if result.outcome is Outcome.CREATED:
                 result.order_id = next(ids)
@@ -470,16 +488,18 @@ def _write_lines(
     raw = Raw(session)
     money, dumps = raw.money, raw.json
     keys = [key for order, _ in todo for line in order.lines for key in _line_keys(line)]
-    bound = bindings.local_ids(session, target.shop_id, VARIANT, keys)
+    bound = _variant_ids(raw, target.shop_id, keys)
     rows: list[tuple[Any, ...]] = []
+    copied: list[tuple[Any, ...]] = []  # PostgreSQL: the lines of orders created here
     for order, result in todo:
+        into = copied if raw.pg and result.outcome is Outcome.CREATED else rows
         for line in order.lines:
             found = next((bound[k] for k in _line_keys(line) if k in bound), None)
             if found is None and line.listing_external_id is not None:
                 found, created = _create_variant_for_line(session, target, line)
                 result.items_created += created
                 bound.update(dict.fromkeys(_line_keys(line), found))
-            rows.append(
+            into.append(
                 (
                     result.order_id,
                     line.external_id,
@@ -492,7 +512,26 @@ def _write_lines(
                     line.personalization,
                 )
             )
+    raw.insert("order_line", _LINE_COLUMNS, copied)
     raw.many(_UPSERT_LINE, rows)
+
+
+_LINE_COLUMNS = (
+    "order_id", "external_id", "variant_id", "title", "sku", "quantity", "unit_price", "options",
+    "personalization",
+)
+
+
+def _variant_ids(raw: Raw, shop_id: int, keys: list[str]) -> dict[str, int]:
+    """`bindings.local_ids` of variant keys, on the DBAPI path (the lines' one read)."""
+    if not keys:
+        return {}
+    rows = raw.rows(
+        "SELECT external_id, local_id FROM binding WHERE shop_id = ? AND entity = ? "
+        "AND IN_LIST(external_id)",
+        (shop_id, VARIANT, raw.list(keys)),
+    )
+    return {external_id: local_id for external_id, local_id in rows if local_id is not None}
 
 
 _UPSERT_LINE = (
@@ -554,6 +593,12 @@ def _drop_children_not_in(
         raw.run(f"DELETE FROM {table} WHERE IN_LIST(id)", (raw.list(gone),))  # noqa: S608
 
 
+_DOCUMENT_COLUMNS = {
+    "invoice": ("order_id", "number", "amount", "currency", "issued_at"),
+    "payment": ("order_id", "reference", "amount", "currency", "method", "paid_at"),
+    "shipment": ("order_id", "reference", "carrier", "tracking_code", "shipped_at"),
+    "refund": ("order_id", "reference", "amount", "currency", "reason", "refunded_at"),
+}
 _UPSERT_INVOICE = (
     "INSERT INTO invoice (order_id, number, amount, currency, issued_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (order_id) DO UPDATE SET number = excluded.number, amount = excluded.amount, "
@@ -593,6 +638,7 @@ def _write_documents(
     refunds: list[tuple[Any, ...]] = []
     # Only an order written before can hold documents the channel no longer lists.
     order_ids = [r.order_id for r in written if r.outcome is not Outcome.CREATED]
+    created = {r.order_id for r in written if r.outcome is Outcome.CREATED}
     for order, result in zip(page, written, strict=True):
         order_id = result.order_id
         if order.payment is not None:
@@ -645,10 +691,16 @@ def _write_documents(
             raw.run("DELETE FROM invoice WHERE IN_LIST(order_id)", (raw.list(uninvoiced),))
         for table, rows in (("payment", payments), ("shipment", shipments), ("refund", refunds)):
             _drop_children_not_in(raw, table, order_ids, {(row[0], row[1]) for row in rows})
-    raw.many(_UPSERT_INVOICE, invoices)
-    raw.many(_UPSERT_PAYMENT, payments)
-    raw.many(_UPSERT_SHIPMENT, shipments)
-    raw.many(_UPSERT_REFUND, refunds)
+    for table, upsert, rows in (
+        ("invoice", _UPSERT_INVOICE, invoices),
+        ("payment", _UPSERT_PAYMENT, payments),
+        ("shipment", _UPSERT_SHIPMENT, shipments),
+        ("refund", _UPSERT_REFUND, refunds),
+    ):
+        if raw.pg:  # the documents of orders created here: copied
+            raw.insert(table, _DOCUMENT_COLUMNS[table], [r for r in rows if r[0] in created])
+            rows = [r for r in rows if r[0] not in created]
+        raw.many(upsert, rows)
 
 
 # --- orders the channel no longer serves --------------------------------------------------------

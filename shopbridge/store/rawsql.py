@@ -52,7 +52,8 @@ def _sqlite_time(value: datetime | None) -> str | None:
         raise ValueError("naive datetime given to the ledger; use timezone-aware UTC")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # "YYYY-MM-DD HH:MM:SS.ffffff" (then "+00:00", cut): what UTCDateTime writes
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _pg_time(value: datetime | None) -> datetime | None:
@@ -77,6 +78,8 @@ def _pg_money(value: Decimal | None) -> Decimal | None:
 
 def _json(value: Any) -> str:
     # As SQLAlchemy's JSON type writes it: None is JSON null (none_as_null is False).
+    if not value and (value == {} or value == []):  # most flags and options: spared a dumps
+        return "{}" if isinstance(value, dict) else "[]"
     return json.dumps(value)
 
 
@@ -123,6 +126,10 @@ class Raw:
         """One statement `... RETURNING x` per row; the first column of each row's answer, in
         the order of `rows` (None for a row that returned nothing, e.g. ON CONFLICT DO NOTHING).
         """
+        return [row[0] if row is not None else None for row in self.many_returning_rows(sql, rows)]
+
+    def many_returning_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """`many_returning`, each row's whole answer (None when it returned nothing)."""
         if not rows:
             return []
         text = _translate(sql, self.pg)
@@ -132,19 +139,63 @@ class Raw:
             if self.pg:
                 cursor.executemany(text, rows, returning=True)
                 while True:
-                    row = cursor.fetchone()
-                    found.append(row[0] if row is not None else None)
+                    found.append(cursor.fetchone())
                     if not cursor.nextset():
                         break
             else:
                 execute, fetchone = cursor.execute, cursor.fetchone
                 for params in rows:
                     execute(text, params)
-                    row = fetchone()
-                    found.append(row[0] if row is not None else None)
+                    found.append(fetchone())
         except self._dbapi_error as exc:
             raise self._fail(text, rows[:1], exc) from exc
         return found
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Plain new rows (no conflict possible): COPY on PostgreSQL (a third of the time of
+        an executemany, server and client), executemany on SQLite. Names are the caller's
+        constants, never data."""
+        if not rows:
+            return
+        if self.pg:
+            self._copy(table, columns, rows)
+        else:
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: E501, S608
+            self.many(sql, rows)
+
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        """`insert` of rows with an integer `id` primary key: their new ids, in the order of
+        `rows`. PostgreSQL: the ids are taken from the column's sequence first (one query),
+        then the rows are copied with them; SQLite: one INSERT ... RETURNING id per row."""
+        if not rows:
+            return []
+        if not self.pg:
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(columns))}) RETURNING id"
+            )
+            return self.many_returning(sql, rows)
+        ids = [
+            row[0]
+            for row in self.rows(
+                "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)",
+                (table, len(rows)),
+            )
+        ]
+        self._copy(table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with self._cursor.copy(sql) as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+        except self._dbapi_error as exc:
+            raise self._fail(sql, rows[:1], exc) from exc
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """The rows of one query."""

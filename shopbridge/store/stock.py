@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -49,6 +49,7 @@ from shopbridge.store.models import (
     Variant,
     Warehouse,
 )
+from shopbridge.store.rawsql import Raw
 
 INITIAL, OPENING, RESERVE, RELEASE, SALE, ADJUST = (
     "initial",
@@ -172,6 +173,13 @@ class Move:
         }
 
 
+_NEW_MOVE = (
+    "INSERT INTO stock_move (variant_id, warehouse_id, quantity, kind, reason, reference, "
+    "order_line_id, shop_id, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING RETURNING variant_id, warehouse_id, kind, quantity"
+)
+
+
 def record_moves(session: Session, moves: Sequence[Move], *, quiet_shop: int | None = None) -> int:
     """Append moves (a keyed move that exists already is skipped), add what was really inserted
     to the cached levels, and write an outbox row for every channel listing whose available
@@ -180,13 +188,28 @@ def record_moves(session: Session, moves: Sequence[Move], *, quiet_shop: int | N
     if not moves:
         return 0
     now = utcnow()
-    table = table_of(StockMove)
-    stmt = (
-        insert_for(session, StockMove)
-        .on_conflict_do_nothing()
-        .returning(table.c.variant_id, table.c.warehouse_id, table.c.kind, table.c.quantity)
+    # The DBAPI path (store/rawsql.py): the moves of an order page were a tenth of its write.
+    raw = Raw(session)
+    at = raw.time(now)
+    found = raw.many_returning_rows(
+        _NEW_MOVE,
+        [
+            (
+                m.variant_id,
+                m.warehouse_id,
+                m.quantity,
+                m.kind,
+                m.reason[:64],
+                m.reference[:255] if m.reference else None,
+                m.order_line_id,
+                m.shop_id,
+                m.actor[:120] if m.actor else None,
+                at,
+            )
+            for m in moves
+        ],
     )
-    inserted = session.execute(stmt, [move.row(now) for move in moves]).all()
+    inserted = [row for row in found if row is not None]
     if not inserted:
         return 0
     deltas: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
@@ -743,6 +766,30 @@ def _line_state(status: str, is_shipped: bool, is_canceled: bool) -> str:
     return "open"
 
 
+class _LineRow(NamedTuple):
+    id: int
+    order_id: int
+    variant_id: int | None
+    quantity: int
+    shop_id: int
+    number: str
+    status: str
+    is_shipped: bool
+    is_canceled: bool
+    ordered_at: datetime  # NOT NULL in sales_order
+    warehouse_id: int | None
+
+
+# The lines of some orders, their order's state and their shop's warehouse (own, else default).
+_ORDER_LINES = (
+    "SELECT l.id, l.order_id, l.variant_id, l.quantity, o.shop_id, o.number, o.status, "
+    "o.is_shipped, o.is_canceled, o.ordered_at, COALESCE(s.warehouse_id, "
+    "(SELECT id FROM warehouse WHERE is_default = ? LIMIT 1)) "
+    "FROM order_line l JOIN sales_order o ON o.id = l.order_id JOIN shop s ON s.id = o.shop_id "
+    "WHERE IN_LIST(l.order_id) AND l.variant_id IS NOT NULL ORDER BY l.id"
+)
+
+
 def apply_orders(session: Session, order_ids: Sequence[int], created: Iterable[int] = ()) -> int:
     """Bring the stock moves of these orders' lines in line with the orders as stored: an open
     line reserves its units in its shop's warehouse, a shipped line releases them and moves
@@ -760,26 +807,12 @@ def apply_orders(session: Session, order_ids: Sequence[int], created: Iterable[i
     """
     if not order_ids:
         return 0
-    default = select(Warehouse.id).where(Warehouse.is_default.is_(True)).limit(1).scalar_subquery()
-    lines = session.execute(
-        select(
-            OrderLine.id,
-            OrderLine.order_id,
-            OrderLine.variant_id,
-            OrderLine.quantity,
-            SalesOrder.shop_id,
-            SalesOrder.number,
-            SalesOrder.status,
-            SalesOrder.is_shipped,
-            SalesOrder.is_canceled,
-            SalesOrder.ordered_at,
-            func.coalesce(Shop.warehouse_id, default),
-        )
-        .join(SalesOrder, SalesOrder.id == OrderLine.order_id)
-        .join(Shop, Shop.id == SalesOrder.shop_id)
-        .where(OrderLine.order_id.in_(sorted(set(order_ids))), OrderLine.variant_id.is_not(None))
-        .order_by(OrderLine.id)
-    ).all()
+    raw = Raw(session)  # the DBAPI path (store/rawsql.py): this read is on every order page
+    read_time = raw.read_time
+    lines = [
+        _LineRow(*row[:9], read_time(row[9]), row[10])  # type: ignore[call-arg]
+        for row in raw.rows(_ORDER_LINES, (True, raw.list(sorted(set(order_ids)))))
+    ]
     if not lines:
         return 0
     new = set(created)
@@ -868,15 +901,14 @@ def initial_moves(session: Session, variant_ids: Iterable[int]) -> dict[int, See
     ids = sorted(set(variant_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(
-            StockMove.variant_id,
-            StockMove.warehouse_id,
-            StockMove.shop_id,
-            StockMove.created_at,
-        ).where(StockMove.kind == INITIAL, StockMove.variant_id.in_(ids))
+    raw = Raw(session)
+    rows = raw.rows(
+        "SELECT variant_id, warehouse_id, shop_id, created_at FROM stock_move "
+        "WHERE kind = ? AND IN_LIST(variant_id)",
+        (INITIAL, raw.list(ids)),
     )
-    return {row[0]: Seed(*row) for row in rows}
+    read_time = raw.read_time
+    return {v: Seed(v, w, shop, read_time(at)) for v, w, shop, at in rows}  # type: ignore[arg-type]
 
 
 def seed_from_channel(

@@ -20,6 +20,7 @@ from shopbridge.errors import ShopbridgeError
 from shopbridge.store import cursors
 from shopbridge.store.db import Database
 from shopbridge.store.shops import ShopRecord
+from shopbridge.sync import gctune
 from shopbridge.sync.connection import ShopConnections
 from shopbridge.sync.exclusive import DEFAULT_TTL, holder_id, run_lease
 from shopbridge.sync.pull import ORDERS, Clock, Progress, PullEngine, ShopRef, noop
@@ -42,6 +43,7 @@ class SyncService:
         holder: str | None = None,
         lease_ttl: timedelta = DEFAULT_TTL,
     ) -> None:
+        gctune.tune()  # once a process: see sync/gctune.py
         self.connections = connections
         self.database: Database = connections.database
         self.clock = clock

@@ -123,3 +123,30 @@ def test_lists_of_any_length_are_one_statement(database: Database) -> None:
                 (shop_id, raw.list(wanted)),
             )
             assert sorted(r[0] for r in found) == sorted(wanted)
+
+
+def test_new_rows_get_their_ids_in_order_and_copy_like_insert(database: Database) -> None:
+    """PostgreSQL copies new rows with ids taken from the sequence first; SQLite inserts them
+    one by one: either way each row gets its own id, in order, and reads back as written."""
+    shop_id = _shop(database)
+    columns = ("shop_id", "entity", "external_id", "remote_updated_at", "remote_state",
+               "created_at", "updated_at")
+    with database.write() as session:
+        raw = Raw(session)
+        now = raw.time(WHEN)
+        rows = [
+            (shop_id, "x", f"r{n}", now, raw.json({"n": n, "s": "tab\\there"}), now, now)
+            for n in range(50)
+        ]
+        ids = raw.insert_returning_ids("binding", columns, rows)
+        raw.insert("binding", columns[:3] + columns[-2:], [(shop_id, "y", "plain", now, now)])
+        with pytest.raises(IntegrityError), session.begin_nested():
+            Raw(session).insert("binding", columns, rows[:1])  # the same key again
+    assert len(set(ids)) == 50
+    with database.read() as session:
+        stored = {b.id: b for b in session.execute(select(Binding)).scalars()}
+    for n, id_ in enumerate(ids):
+        assert stored[id_].external_id == f"r{n}"
+        assert stored[id_].remote_state == {"n": n, "s": "tab\\there"}
+        assert stored[id_].remote_updated_at == WHEN
+    assert {b.external_id for b in stored.values() if b.entity == "y"} == {"plain"}
