@@ -204,8 +204,10 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     # --- errors ----------------------------------------------------------------------------
 
     @r.get("/errors", response_class=HTMLResponse)
-    def errors_page(request: Request, shop: str | None = None, every: bool = False) -> Response:
-        return page(request, "errors.html", errors=dash.errors(shop, every),
+    def errors_page(request: Request, shop: str | None = None, every: bool = False,
+                    after: str | None = None) -> Response:
+        found = dash.errors(shop, every, after)
+        return page(request, "errors.html", errors=found.rows, next=found.next,
                     shop=(shop or "")[:200], every=every, results=None)
 
     async def _retry(request: Request, ids: list[int]) -> Response:

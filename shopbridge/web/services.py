@@ -261,8 +261,13 @@ class Dashboard:
     def _queue(self) -> ErrorQueue:
         return ErrorQueue(self.connections)
 
-    def errors(self, shop: str | None, include_closed: bool) -> list[dict[str, Any]]:
-        return self._queue().list(_text(shop), include_closed)
+    def errors(self, shop: str | None, include_closed: bool, after: str | None = None,
+               size: int = PAGE) -> Page:
+        """Queued failures oldest first, a page at a time (key: 'first seen|id')."""
+        where = _cursor(after, 2)
+        rows = self._queue().list(_text(shop), include_closed, size + 1,
+                                  (where[0], where[1]) if where else None)
+        return _page(rows, lambda r: f"{r['first_seen']}|{r['id']}", size)
 
     async def retry_errors(self, ids: list[int]) -> list[dict[str, Any]]:
         """Each error fetched again now, one run each; the outcome of each."""

@@ -131,6 +131,8 @@ def test_errors_list_retry_and_dismiss(
         ids = {row["external_id"]: row["id"] for row in listed}
         assert set(ids) == {str(receipt_id), "999"}
         assert {row["shop"] for row in listed} == {SHOP}
+        first = run(tmp_path, key, "errors", "list", "--limit", "1", "--json")
+        assert ok_json(first) == listed[:1] and "--limit N for more" in first.stderr
         table = run(tmp_path, key, "errors", "list", "--shop", SHOP)
         assert "boom" in table.stdout and str(receipt_id) in table.stdout
 
