@@ -10,8 +10,11 @@ to variants as they would in real use; then `shopbridge sync orders --from 2000-
 The ledger is SQLite in a temporary directory, or (`--ledger postgresql`) a throwaway PostgreSQL
 database on 127.0.0.1:5432.
 Reported: API calls against the floor ceil(N/100); wall time against the floor set by rate and
-latency, (calls - 1) / qps + latency; seconds spent in the store (the page writer); peak RSS of
-this process (the engine alone: the sandbox's memory is its own process's).
+latency, (calls - 1) / qps + latency; CPU seconds of this whole process (user + system, every
+thread: HTTP, JSON, validation, mapping, writing, history; `resource.getrusage`, so the sandbox's
+own process is not counted) per 1,000 receipts beside the wall time; seconds spent in the store
+(the page writer); peak RSS of this process (the engine alone: the sandbox's memory is its own
+process's).
 
 Quiet: a shop already in step is synced again with nothing new: the cycle must cost one call.
 """
@@ -36,6 +39,7 @@ from bench.common import (
     machine,
     peak_rss_mib,
     postgres_ledger,
+    process_cpu_s,
     ratio,
     rss_mib,
     sandbox_process,
@@ -82,9 +86,11 @@ def historic(
         rss_before = rss_mib()
         end = datetime.now(UTC)
         with store_timer() as store:
+            cpu_before = process_cpu_s()
             started = time.perf_counter()
             summary = asyncio.run(service.orders("bench", BEGINNING, end))
             wall = time.perf_counter() - started
+            cpu = process_cpu_s() - cpu_before
         sandbox_rss = sandbox.rss_mib()
     calls_floor = call_floor(size)
     wall_floor = time_floor(calls_floor, qps, latency_ms / 1000)
@@ -108,6 +114,10 @@ def historic(
         "wall_s": round(wall, 2),
         "wall_floor_s": round(wall_floor, 2),
         "wall_ratio": ratio(wall, wall_floor),
+        # CPU of this whole process (every thread: HTTP, JSON, mapping, writing, history);
+        # the sandbox runs in a child process and is not counted.
+        "cpu_s": round(cpu, 2),
+        "cpu_s_per_1000_receipts": round(cpu / size * 1000, 3) if size else None,
         "store_s": round(store[0], 2),
         "store_receipts_per_s": round(size / store[0]) if store[0] else None,
         "rss_before_mib": rss_before,

@@ -71,6 +71,13 @@ def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def process_cpu_s() -> float:
+    """CPU seconds (user + system) this process has used so far, all threads; child processes
+    (the sandbox) are not counted."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rss_mib() -> float:
     return round(psutil.Process().memory_info().rss / 2**20, 1)
 

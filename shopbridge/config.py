@@ -155,10 +155,10 @@ class Settings(BaseSettings):
     schedule_orders_minutes: int = Field(default=5, ge=0, le=60)
     schedule_listings_hours: int = Field(default=24, ge=0, le=24)
     schedule_reconcile_minutes: int = Field(default=60, ge=0, le=1440)
-    # Stock pushes (issue 14): the `stock` stream pulls a shop's orders then pushes its stock;
-    # off unless set (`schedule set NAME stock --every 10m`). While it is on, a stock change is
-    # pushed this many seconds after it was queued (debounced per shop), without waiting out
-    # the interval.
+    # Stock pushes (issue 14): the `stock` job pulls a shop's orders then pushes its stock. A
+    # stock change is pushed this many seconds after it was queued (debounced per shop) for
+    # every shop that pushes stock; an interval (`schedule set NAME stock --every 10m`) adds a
+    # periodic check on top, off by default (it costs calls when nothing changed).
     schedule_stock_minutes: int = Field(default=0, ge=0, le=1440)
     push_debounce_seconds: float = Field(default=30.0, ge=0, le=3600)
     scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=300)

@@ -105,6 +105,18 @@ COMMANDS: dict[str, LazyCommand] = {
         "Records that failed to import: list, retry, dismiss.",
         SYNC,
     ),
+    "order": LazyCommand(
+        "shopbridge.cli.order",
+        "app",
+        "Change an order on the channel: its status, or a new order.",
+        SYNC,
+    ),
+    "webhooks": LazyCommand(
+        "shopbridge.cli.webhooks",
+        "app",
+        "A WooCommerce site's webhooks to shopbridge (register, list, remove).",
+        SYNC,
+    ),
     "remote": LazyCommand(
         "shopbridge.cli.remote",
         "app",

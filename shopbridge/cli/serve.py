@@ -62,12 +62,14 @@ def web_app(runtime: JobRuntime, on_accepted: Callable[[int], None] | None = Non
     from shopbridge.web.app import create_app
     from shopbridge.web.hooks import PREFIX, router
     from shopbridge.web.services import Dashboard
+    from shopbridge.web.woo_hooks import Receiver
 
     dashboard = Dashboard(runtime.settings, runtime.database, runtime)
     hooks = router(runtime.database, Vault.from_settings(runtime.settings),
                    on_accepted=on_accepted)
+    woo = Receiver(runtime.service.connections)  # /hooks/woocommerce/{shop}
     return create_app(runtime.settings, runtime.database, dashboard_service=dashboard,
-                      routers=[hooks], open_to_all=[PREFIX])
+                      routers=[hooks, woo.router()], open_to_all=[PREFIX])
 
 
 async def _serve(

@@ -143,11 +143,27 @@ class Money:
 
     @classmethod
     def from_ratio(cls, amount: int, divisor: int, currency: str) -> Money:
-        """amount / divisor, from checked integers (a positive divisor); exact or refused."""
+        """amount / divisor, from checked integers (a positive divisor); exact or refused.
+
+        Money is immutable and a shop's amounts repeat (prices, shipping, zero): each
+        (amount, divisor, currency) is built once and then shared (a bounded cache)."""
+        key = (amount, divisor, currency)
+        money = _RATIOS.get(key)
+        if money is not None:
+            return money
+        code = currency.upper()
         digits = _POWERS_OF_TEN.get(divisor)
-        value = Decimal(amount).scaleb(-digits) if digits is not None else (
-            Decimal(amount) / Decimal(divisor))
-        return cls(value, currency.upper())
+        if digits is not None and digits == _EXPONENTS.get(code):
+            # amount x 10^-exponent is exact at the currency's exponent by construction
+            money = cls._exact(Decimal(amount).scaleb(-digits), code)
+        elif digits is not None:
+            money = cls(Decimal(amount).scaleb(-digits), code)
+        else:
+            money = cls(Decimal(amount) / Decimal(divisor), code)
+        if len(_RATIOS) >= _RATIOS_MAX:
+            _RATIOS.clear()
+        _RATIOS[key] = money
+        return money
 
     def to_minor(self) -> int:
         """The amount in the currency's minor unit (cents for USD, yen for JPY)."""
@@ -192,3 +208,8 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+# Money.from_ratio's cache: (amount, divisor, currency code as sent) -> Money.
+_RATIOS: dict[tuple[int, int, str], Money] = {}
+_RATIOS_MAX = 8192

@@ -13,6 +13,13 @@ order rate (issue 17 point 3).
   an order the webhooks missed ends that (its run is not idle), and the shop is polled at its
   normal pace again: a lost webhook costs freshness, never an order.
 
+- Webhook fetches are paced by a token bucket per shop (`HookPacer`): a shop's webhook runs
+  refill at its share of `HOOKS_SHARE` of its key's daily budget (shared among the key's shops
+  by the square root of their order rates, as the polls are), up to `HOOKS_BURST` runs banked.
+  A shop that sells slower than that fetches every delivery at once; one that sells faster
+  waits for a token, and the deliveries of the wait are fetched together (one run, about one
+  call per 100 receipts): freshness gives way before the budget does.
+
 Both are read from the store with one query each, at most every `REFRESH` (the hour profile) or
 every plan (the webhook health: one small grouped query).
 """
@@ -106,3 +113,34 @@ def shop_activity(
         )
         out[shop_id] = ShopActivity(factor, healthy)
     return out
+
+
+HOOKS_SHARE = 0.5
+HOOKS_BURST = 30.0
+
+
+class HookPacer:
+    """Tokens per shop (this process's memory: the planner runs in one process per ledger)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[int, int], tuple[float, datetime]] = {}
+
+    def take(self, database: Database, shop_id: int, runs_per_day: float, now: datetime) -> bool:
+        key = (id(database), shop_id)
+        with self._lock:
+            tokens, since = self._buckets.get(key, (HOOKS_BURST, now))
+            elapsed = max(0.0, (now - since).total_seconds())
+            tokens = min(HOOKS_BURST, tokens + elapsed * runs_per_day / 86_400)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return False
+            self._buckets[key] = (tokens - 1, now)
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+
+
+pacer = HookPacer()

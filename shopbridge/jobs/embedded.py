@@ -87,7 +87,8 @@ class EmbeddedScheduler:
             key = (job.shop_id, job.stream)
             if key in self.running:
                 continue
-            if not await asyncio.to_thread(planner.claim, runtime.database, job, now):
+            if not await asyncio.to_thread(planner.claim, runtime.database, job, now,
+                                           runtime.settings):
                 continue  # another scheduler claimed it first
             self.running[key] = asyncio.create_task(self._run(job), name=f"{job.shop}:{job.stream}")
         await self._maintenance()

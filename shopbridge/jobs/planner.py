@@ -8,6 +8,7 @@ reconcile run at their configured intervals, stretched only when they alone woul
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from shopbridge.jobs import adaptive
 from shopbridge.jobs.schedule import default_intervals, intervals_for, stagger
 from shopbridge.store import schedules, stockpush, webhooks
 from shopbridge.store.db import Database
-from shopbridge.sync.budget import DAY, OrdersDemand, daily_budget, plan
+from shopbridge.sync.budget import DAY, MIN_RATE, OrdersDemand, daily_budget, plan
 
 # Estimated calls per run of the fixed streams (a listings page holds 100 with inventory).
 # reconcile: a page of open orders, a page of the payment ledger, the odd refunded receipt.
@@ -107,8 +108,39 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
             job = Job(shop_id, names[shop_id], stream, interval,
                       now + timedelta(seconds=interval))
             due.append((min(row.next_run_at, now), job))
+    due += _changed_stock_jobs(database, settings, intervals, rows, names, now)
     due += _queued_hooks(database, rows, names, now)
     return [job for _, job in sorted(due, key=lambda pair: pair[0])]
+
+
+def _changed_stock_jobs(
+    database: Database,
+    settings: Settings,
+    intervals: dict[tuple[int, str], float],
+    rows: dict[tuple[int, str], schedules.ScheduleRow],
+    names: dict[int, str],
+    now: datetime,
+) -> list[tuple[datetime, Job]]:
+    """Push on change for the connected shops with no stock interval (the default): a shop
+    that pushes stock (`--push-stock`, on by default) gets its stock job once a change queued
+    since the job last started is `push_debounce_seconds` old. Costs nothing while stock does
+    not change; the interval, where set, adds a periodic check on top (`_changed_stock`)."""
+    cutoff = now - timedelta(seconds=settings.push_debounce_seconds)
+    changed = stockpush.latest_changes(database, cutoff)
+    if not changed:
+        return []
+    connected = {shop.id for shop in schedules.shops(database) if shop.status == "connected"}
+    out = []
+    for shop_id, latest in changed.items():
+        if shop_id not in connected or (shop_id, STOCK) in intervals:
+            continue
+        row = rows.get((shop_id, STOCK))
+        if row is None:
+            schedules.ensure(database, shop_id, STOCK, now + timedelta(days=1))
+        elif row.last_claimed_at is not None and latest <= row.last_claimed_at:
+            continue  # queued before the last push started: that push took it, or failed on it
+        out.append((now, Job(shop_id, names[shop_id], STOCK, 0.0, now + timedelta(days=1))))
+    return out
 
 
 def _queued_hooks(
@@ -144,8 +176,35 @@ def _changed_stock(
     return oldest is not None and oldest <= now - timedelta(seconds=settings.push_debounce_seconds)
 
 
-def claim(database: Database, job: Job, now: datetime) -> bool:
+def claim(
+    database: Database, job: Job, now: datetime, settings: Settings | None = None
+) -> bool:
+    if job.stream == HOOKS and settings is not None and not _hook_token(database, settings,
+                                                                       job, now):
+        return False  # over its pace: the deliveries wait and go together in the next run
     if job.stream in (STOCK, HOOKS):
         # A job made due by a stock change is claimed like one whose time has come.
         return schedules.claim_any(database, job.shop_id, job.stream, now, job.next_run_at)
     return schedules.claim(database, job.shop_id, job.stream, now, job.next_run_at)
+
+
+def _hook_token(database: Database, settings: Settings, job: Job, now: datetime) -> bool:
+    """The shop's webhook runs share half its key's budget with the key's other shops by the
+    square-root rule of the polls (busier shops more), so a busy shop on a crowded key is not
+    held to an even split. Three small queries, once per claim of a webhooks job."""
+    shops = [s for s in schedules.shops(database) if s.status == "connected"]
+    key = next((s.api_key_id for s in shops if s.id == job.shop_id), None)
+    rows = schedules.rows(database)
+    # Orders a day: what its polls learn, or what its webhooks announced in the last day (while
+    # webhooks bring the orders, the polls find none and their rate decays).
+    announced = webhooks.recent_counts(database, now - timedelta(days=1))
+
+    def weight(shop_id: int) -> float:
+        row = rows.get((shop_id, "orders"))
+        rate = max(row.order_rate if row else 0.0, float(announced.get(shop_id, 0)))
+        return math.sqrt(max(rate, MIN_RATE))
+
+    weights = {s.id: weight(s.id) for s in shops if s.api_key_id == key}
+    share = weights.get(job.shop_id, weight(job.shop_id)) / max(sum(weights.values()), 1e-9)
+    budget = daily_budget(settings.api_daily_limit, settings.api_budget_reserve)
+    return adaptive.pacer.take(database, job.shop_id, adaptive.HOOKS_SHARE * budget * share, now)

@@ -9,7 +9,7 @@ from shopbridge.config import Settings
 from shopbridge.domain.timeutil import to_unix
 from shopbridge.jobs import planner
 from shopbridge.jobs.schedule import STREAMS, default_intervals, human, intervals_for
-from shopbridge.store import ratelimit, schedules
+from shopbridge.store import ratelimit, schedules, stockpush
 from shopbridge.store import runs as history
 from shopbridge.store.db import Database
 from shopbridge.sync.budget import DAY, daily_budget, forecast_calls
@@ -20,6 +20,7 @@ def schedule_rows(database: Database, settings: Settings, now: datetime) -> list
     effective = planner.effective_intervals(database, settings)
     rows = schedules.rows(database)
     last = history.last_runs(database)
+    not_pushing = stockpush.shops_not_pushing(database)
     out = []
     for shop in schedules.shops(database):
         configured = intervals_for(shop.settings, defaults)
@@ -32,6 +33,8 @@ def schedule_rows(database: Database, settings: Settings, now: datetime) -> list
                 next_run = "scheduler off"
             elif shop.status != "connected":
                 next_run = f"paused ({shop.status})"
+            elif configured[stream] == 0 and stream == "stock" and shop.id not in not_pushing:
+                next_run = "on change"  # planner._changed_stock_jobs
             elif configured[stream] == 0:
                 next_run = "off"
             elif row is None or row.next_run_at <= now:

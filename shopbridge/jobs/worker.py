@@ -145,7 +145,8 @@ async def dispatch_due(app: procrastinate.App, runtime: JobRuntime, now: datetim
     due = await asyncio.to_thread(planner.due_jobs, runtime.database, runtime.settings, now)
     queued = 0
     for job in due:
-        if await asyncio.to_thread(planner.claim, runtime.database, job, now):
+        if await asyncio.to_thread(planner.claim, runtime.database, job, now,
+                                   runtime.settings):
             queued += await enqueue(app, job.shop_id, job.shop, job.stream, "schedule")
     return queued
 

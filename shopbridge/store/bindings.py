@@ -7,6 +7,7 @@ UNIQUE key: the second one finds the first one's local id and updates instead of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import utcnow
-from shopbridge.store.dialect import insert_for, is_postgres, update_by_id
+from shopbridge.store.dialect import insert_for, is_postgres
 from shopbridge.store.models import Binding
+from shopbridge.store.rawsql import Raw
 
 
 @dataclass(slots=True)
@@ -105,49 +107,77 @@ def claim_many(
     """`claim` for a page: one insert and one (locking) select for all ids.
 
     Ids are claimed in sorted order so that two concurrent writers lock rows in the same order
-    and cannot deadlock.
+    and cannot deadlock. The DBAPI path (`rawsql`): a page's claims were a tenth of its write.
     """
     ids = sorted(set(external_ids))
     if not ids:
         return {}
-    stmt = insert_for(session, Binding).on_conflict_do_nothing(
-        index_elements=["shop_id", "entity", "external_id"]
-    )
-    now = utcnow()
-    session.execute(
-        stmt,
-        [
-            {
-                "shop_id": shop_id,
-                "entity": entity,
-                "external_id": external_id,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for external_id in ids
-        ],
-    )
-    query = (
-        select(
-            Binding.id,
-            Binding.external_id,
-            Binding.local_id,
-            Binding.remote_updated_at,
-            Binding.signature,
-            Binding.remote_state,
+    raw = Raw(session)
+    now = raw.time(utcnow())
+    raw.many(_CLAIM, [(shop_id, entity, external_id, now, now) for external_id in ids])
+    rows = raw.rows(_CLAIMED_PG if raw.pg else _CLAIMED, (shop_id, entity, raw.list(ids)))
+    read_time, read_json = raw.read_time, raw.read_json
+    return {
+        external_id: BindingRow(
+            id_,
+            external_id,
+            local_id,
+            read_time(updated),
+            signature,
+            read_json(state) if state is not None else None,
         )
-        .where(Binding.shop_id == shop_id, Binding.entity == entity, Binding.external_id.in_(ids))
-        .order_by(Binding.external_id)
-    )
-    if is_postgres(session):
-        query = query.with_for_update()
-    return {row.external_id: BindingRow(*row) for row in session.execute(query)}
+        for id_, external_id, local_id, updated, signature, state in rows
+    }
+
+
+_CLAIM = (
+    "INSERT INTO binding (shop_id, entity, external_id, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (shop_id, entity, external_id) DO NOTHING"
+)
+_CLAIMED = (
+    "SELECT id, external_id, local_id, remote_updated_at, signature, remote_state FROM binding "
+    "WHERE shop_id = ? AND entity = ? AND IN_LIST(external_id) ORDER BY external_id"
+)
+_CLAIMED_PG = _CLAIMED + " FOR UPDATE"
+# How bind_many writes each column it may be given (None: as it is).
+_BIND_COLUMNS: dict[str, str | None] = {
+    "local_id": None,
+    "remote_updated_at": "time",
+    "signature": None,
+    "remote_state": "json",
+    "last_pushed": "json",
+}
+
+
+def _converter(raw: Raw, kind: str | None) -> Callable[[Any], Any] | None:
+    return raw.time if kind == "time" else raw.json if kind == "json" else None
 
 
 def bind_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Point claimed bindings at their ledger rows: dicts of id, local_id, remote_updated_at,
-    signature (the same keys in every dict)."""
-    update_by_id(session, Binding, rows)
+    signature (the same keys in every dict); updated_at is stamped. One executemany."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != "id"]
+    raw = Raw(session)
+    now = raw.time(utcnow())
+    convert = [_converter(raw, _BIND_COLUMNS[name]) for name in names]
+    sql = (  # column names from _BIND_COLUMNS's keys (a KeyError otherwise), never data
+        "UPDATE binding SET "  # noqa: S608
+        + ", ".join(f"{name} = ?" for name in names)
+        + ", updated_at = ? WHERE id = ?"
+    )
+    raw.many(
+        sql,
+        [
+            (
+                *(row[n] if c is None else c(row[n]) for n, c in zip(names, convert, strict=True)),
+                now,
+                row["id"],
+            )
+            for row in rows
+        ],
+    )
 
 
 def bound_states(

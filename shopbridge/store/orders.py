@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.records import Address as AddressRecord
@@ -29,22 +29,15 @@ from shopbridge.domain.timeutil import utcnow
 from shopbridge.store import bindings, stock
 from shopbridge.store.bindings import BindingRow
 from shopbridge.store.catalog import LISTING, VARIANT, signature_key, sku_key
-from shopbridge.store.dialect import insert_for, table_of, update_by_id
 from shopbridge.store.models import (
     Address,
     Binding,
-    Contact,
     Customer,
-    Invoice,
     Item,
-    Payment,
-    Refund,
     SalesOrder,
-    Shipment,
-    Shop,
     Variant,
 )
-from shopbridge.store.models import OrderLine as OrderLineRow
+from shopbridge.store.rawsql import Raw
 from shopbridge.store.repos import Outcome
 
 RECEIPT = "receipt"
@@ -205,15 +198,11 @@ def _customer_ids(
         elif buyer.external_id or buyer.email or buyer.name:
             to_create.setdefault(key, buyer)
     if to_create:
-        now = utcnow()
-        table = table_of(Customer)
-        created = session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [
-                {"name": b.name, "email": b.email, "created_at": now, "updated_at": now}
-                for b in to_create.values()
-            ],
-        ).scalars()
+        raw = Raw(session)
+        now = raw.time(utcnow())
+        created = raw.many_returning(
+            _NEW_CUSTOMER, [(b.name, b.email, now, now) for b in to_create.values()]
+        )
         resolved.update(zip(to_create, created, strict=True))
     bindings.bind_many(
         session,
@@ -227,11 +216,17 @@ def _customer_ids(
     return [resolved.get(key) for key in keys]
 
 
+_NEW_CUSTOMER = (
+    "INSERT INTO customer (name, email, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id"
+)
+
+
 def _current_customers(session: Session, order_ids: list[int]) -> dict[int, int | None]:
     if not order_ids:
         return {}
-    rows = session.execute(
-        select(SalesOrder.id, SalesOrder.customer_id).where(SalesOrder.id.in_(order_ids))
+    raw = Raw(session)
+    rows = raw.rows(
+        "SELECT id, customer_id FROM sales_order WHERE IN_LIST(id)", (raw.list(order_ids),)
     )
     return {order_id: customer_id for order_id, customer_id in rows}
 
@@ -240,10 +235,11 @@ def _customers_by_email(session: Session, emails: list[str]) -> dict[str, list[i
     """Every customer with each email, oldest first."""
     if not emails:
         return {}
-    rows = session.execute(
-        select(Contact.value, Contact.customer_id)
-        .where(Contact.kind == "email", Contact.value.in_(emails))
-        .order_by(Contact.customer_id)
+    raw = Raw(session)
+    rows = raw.rows(
+        "SELECT value, customer_id FROM contact WHERE kind = 'email' AND IN_LIST(value) "
+        "ORDER BY customer_id",
+        (raw.list(emails),),
     )
     found: dict[str, list[int]] = {}
     for value, customer_id in rows:
@@ -255,15 +251,12 @@ def _buyers_of(session: Session, shop_id: int, customer_ids: set[int]) -> dict[i
     """The buyer ids bound to these customers in any shop of this shop's channel."""
     if not customer_ids:
         return {}
-    channel = select(Shop.channel).where(Shop.id == shop_id).scalar_subquery()
-    rows = session.execute(
-        select(Binding.local_id, Binding.external_id)
-        .join(Shop, Shop.id == Binding.shop_id)
-        .where(
-            Binding.entity == BUYER,
-            Binding.local_id.in_(sorted(customer_ids)),
-            Shop.channel == channel,
-        )
+    raw = Raw(session)
+    rows = raw.rows(
+        "SELECT b.local_id, b.external_id FROM binding b JOIN shop s ON s.id = b.shop_id "
+        "WHERE b.entity = ? AND IN_LIST(b.local_id) "
+        "AND s.channel = (SELECT channel FROM shop WHERE id = ?)",
+        (BUYER, raw.list(sorted(customer_ids)), shop_id),
     )
     owners: dict[int, set[str]] = {}
     for customer_id, external_id in rows:
@@ -305,9 +298,10 @@ def _add_emails(
         if order.customer.email and key in resolved
     }
     if rows:
-        session.execute(
-            insert_for(session, Contact).on_conflict_do_nothing(),
-            [{"customer_id": c, "kind": "email", "value": v} for c, v in sorted(rows)],
+        Raw(session).many(
+            "INSERT INTO contact (customer_id, kind, value) VALUES (?, 'email', ?) "
+            "ON CONFLICT DO NOTHING",
+            sorted(rows),
         )
 
 
@@ -320,81 +314,108 @@ def _address_ids(
 ) -> list[int | None]:
     """Addresses are added, never replaced: an identical one is reused."""
     wanted: dict[tuple[int, str], AddressRecord] = {}
+    keys: list[tuple[int, str] | None] = []
     for order, customer_id in zip(page, customers, strict=True):
-        if customer_id is not None and order.shipping_address is not None:
-            address = order.shipping_address
-            wanted.setdefault((customer_id, _address_fingerprint(address)), address)
+        address = order.shipping_address
+        if customer_id is not None and address is not None:
+            key = (customer_id, _address_fingerprint(address))
+            wanted.setdefault(key, address)
+            keys.append(key)
+        else:
+            keys.append(None)
     if not wanted:
         return [None] * len(page)
-    session.execute(
-        insert_for(session, Address).on_conflict_do_nothing(),
+    raw = Raw(session)
+    now = raw.time(utcnow())
+    created = raw.many_returning(
+        _NEW_ADDRESS,
         [
-            {
-                "customer_id": customer_id,
-                "name": a.name,
-                "line1": a.line1,
-                "line2": a.line2,
-                "city": a.city,
-                "state": a.state,
-                "postcode": (a.postcode or "")[:32] or None,
-                "country_code": (a.country_code or "")[:8] or None,
-                "fingerprint": fingerprint,
-            }
+            (
+                customer_id,
+                a.name,
+                a.line1,
+                a.line2,
+                a.city,
+                a.state,
+                (a.postcode or "")[:32] or None,
+                (a.country_code or "")[:8] or None,
+                fingerprint,
+                now,
+            )
             for (customer_id, fingerprint), a in wanted.items()
         ],
     )
-    rows = session.execute(
-        select(Address.customer_id, Address.fingerprint, Address.id).where(
-            tuple_(Address.customer_id, Address.fingerprint).in_(list(wanted))
-        )
-    )
-    ids = {(customer_id, fingerprint): id_ for customer_id, fingerprint, id_ in rows}
-    return [
-        ids.get((c, _address_fingerprint(o.shipping_address)))
-        if c is not None and o.shipping_address is not None
-        else None
-        for o, c in zip(page, customers, strict=True)
-    ]
+    ids = {key: id_ for key, id_ in zip(wanted, created, strict=True) if id_ is not None}
+    stored = sorted({customer_id for customer_id, _ in wanted.keys() - ids.keys()})
+    if stored:  # identical addresses stored before: reused
+        for customer_id, fingerprint, id_ in raw.rows(
+            "SELECT customer_id, fingerprint, id FROM address WHERE IN_LIST(customer_id)",
+            (raw.list(stored),),
+        ):
+            ids.setdefault((customer_id, fingerprint), id_)
+    return [ids.get(key) if key is not None else None for key in keys]
+
+
+_NEW_ADDRESS = (
+    "INSERT INTO address (customer_id, name, line1, line2, city, state, postcode, country_code, "
+    "fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+    "RETURNING id"
+)
 
 
 # --- the orders themselves -------------------------------------------------------------------
 
 
-def _content(order: Order, address_id: int | None) -> dict[str, Any]:
-    """What the order says: money, currency, address."""
+# The columns an order row is written with, content then lifecycle (see `_values`).
+_ORDER_COLUMNS = (
+    "currency", "ordered_at", "items_total", "subtotal", "shipping", "tax", "vat", "discount",
+    "gift_wrap", "grand_total", "reconciles", "shipping_address_id", "buyer_note", "ship_by",
+    "status", "remote_updated_at", "is_paid", "is_shipped", "is_canceled", "refunded_total",
+    "flags",
+)
+# Column names are this module's constants, never data: S608 does not apply.
+_NEW_ORDER = (
+    "INSERT INTO sales_order (shop_id, number, customer_id, edited_locally, created_at, "  # noqa: S608
+    f"updated_at, {', '.join(_ORDER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (6 + len(_ORDER_COLUMNS)))}) RETURNING id"
+)
+_UPDATE_ORDER = (
+    f"UPDATE sales_order SET {', '.join(f'{name} = ?' for name in _ORDER_COLUMNS)}, "  # noqa: S608
+    "updated_at = ? WHERE id = ?"
+)
+
+
+def _values(raw: Raw, order: Order, address_id: int | None) -> tuple[Any, ...]:
+    """What the order says (money, currency, address) and where it stands (status, flags,
+    refunds), in the order of _ORDER_COLUMNS."""
     totals = order.totals
-    return {
-        "currency": order.currency,
-        "ordered_at": order.created_at,
-        "items_total": totals.items.amount,
-        "subtotal": totals.subtotal.amount,
-        "shipping": totals.shipping.amount,
-        "tax": totals.tax.amount,
-        "vat": totals.vat.amount,
-        "discount": totals.discount.amount,
-        "gift_wrap": totals.gift_wrap.amount,
-        "grand_total": totals.grand_total.amount,
-        "reconciles": totals.reconciles(),
-        "shipping_address_id": address_id,
-        "buyer_note": order.buyer_note,
-        "ship_by": order.ship_by,
-    }
-
-
-def _lifecycle(order: Order) -> dict[str, Any]:
-    """Where the order stands: status, flags, refunds."""
+    time, money = raw.time, raw.money
     flags: dict[str, Any] = {}
     if order.warnings:
         flags["warnings"] = list(order.warnings)
-    return {
-        "status": order.status.value,
-        "remote_updated_at": order.updated_at,
-        "is_paid": order.is_paid,
-        "is_shipped": order.is_shipped,
-        "is_canceled": order.is_canceled,
-        "refunded_total": order.refunded.amount,
-        "flags": flags,
-    }
+    return (
+        order.currency,
+        time(order.created_at),
+        money(totals.items.amount),
+        money(totals.subtotal.amount),
+        money(totals.shipping.amount),
+        money(totals.tax.amount),
+        money(totals.vat.amount),
+        money(totals.discount.amount),
+        money(totals.gift_wrap.amount),
+        money(totals.grand_total.amount),
+        totals.reconciles(),
+        address_id,
+        order.buyer_note,
+        time(order.ship_by),
+        order.status.value,
+        time(order.updated_at),
+        order.is_paid,
+        order.is_shipped,
+        order.is_canceled,
+        money(order.refunded.amount),
+        raw.json(flags),
+    )
 
 
 def _write_order_rows(
@@ -405,37 +426,27 @@ def _write_order_rows(
     customers: list[int | None],
     addresses: list[int | None],
 ) -> list[OrderResult]:
+    raw = Raw(session)
+    now = raw.time(utcnow())
     new_rows, updates = [], []
     results: list[OrderResult] = []
     for order, customer_id, address_id in zip(page, customers, addresses, strict=True):
         local_id = claims[order.external_id].local_id
+        values = _values(raw, order, address_id)
         if local_id is None:
             new_rows.append(
-                {
-                    "shop_id": target.shop_id,
-                    "number": order.external_id,
-                    "customer_id": customer_id,
-                    **_content(order, address_id),
-                    **_lifecycle(order),
-                }
+                (target.shop_id, order.external_id, customer_id, False, now, now, *values)
             )
             results.append(OrderResult(Outcome.CREATED, 0))
         else:
-            updates.append({"id": local_id, **_content(order, address_id), **_lifecycle(order)})
+            updates.append((*values, now, local_id))
             results.append(OrderResult(Outcome.UPDATED, local_id))
-    now = utcnow()
-    table = table_of(SalesOrder)
     if new_rows:
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = iter(
-            session.execute(
-                stmt, [{**row, "created_at": now, "updated_at": now} for row in new_rows]
-            ).scalars()
-        )
+        ids = iter(raw.many_returning(_NEW_ORDER, new_rows))
         for result in results:
             if result.outcome is Outcome.CREATED:
                 result.order_id = next(ids)
-    update_by_id(session, SalesOrder, updates)
+    raw.many(_UPDATE_ORDER, updates)
     return results
 
 
@@ -456,9 +467,11 @@ def _write_lines(
 ) -> None:
     """The lines of every written order, upserted by (order, line id)."""
     todo = list(zip(page, written, strict=True))
+    raw = Raw(session)
+    money, dumps = raw.money, raw.json
     keys = [key for order, _ in todo for line in order.lines for key in _line_keys(line)]
     bound = bindings.local_ids(session, target.shop_id, VARIANT, keys)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for order, result in todo:
         for line in order.lines:
             found = next((bound[k] for k in _line_keys(line) if k in bound), None)
@@ -467,38 +480,29 @@ def _write_lines(
                 result.items_created += created
                 bound.update(dict.fromkeys(_line_keys(line), found))
             rows.append(
-                {
-                    "order_id": result.order_id,
-                    "external_id": line.external_id,
-                    "variant_id": found,
-                    "title": line.title,
-                    "sku": line.sku,
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price.amount,
-                    "options": [[o.attribute, o.value] for o in line.options],
-                    "personalization": line.personalization,
-                }
+                (
+                    result.order_id,
+                    line.external_id,
+                    found,
+                    line.title,
+                    line.sku,
+                    line.quantity,
+                    money(line.unit_price.amount),
+                    dumps([[o.attribute, o.value] for o in line.options]),
+                    line.personalization,
+                )
             )
-    if rows:
-        stmt = insert_for(session, OrderLineRow)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["order_id", "external_id"],
-                set_={
-                    name: getattr(stmt.excluded, name)
-                    for name in (
-                        "variant_id",
-                        "title",
-                        "sku",
-                        "quantity",
-                        "unit_price",
-                        "options",
-                        "personalization",
-                    )
-                },
-            ),
-            rows,
-        )
+    raw.many(_UPSERT_LINE, rows)
+
+
+_UPSERT_LINE = (
+    "INSERT INTO order_line (order_id, external_id, variant_id, title, sku, quantity, "
+    "unit_price, options, personalization) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (order_id, external_id) DO UPDATE SET variant_id = excluded.variant_id, "
+    "title = excluded.title, sku = excluded.sku, quantity = excluded.quantity, "
+    "unit_price = excluded.unit_price, options = excluded.options, "
+    "personalization = excluded.personalization"
+)
 
 
 def _create_variant_for_line(
@@ -536,31 +540,43 @@ def _create_variant_for_line(
 # --- documents -------------------------------------------------------------------------------
 
 
-def _upsert_children(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert or update rows keyed by (order_id, reference)."""
-    if not rows:
-        return
-    stmt = insert_for(session, model)
-    changing = [name for name in rows[0] if name not in ("order_id", "reference")]
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["order_id", "reference"],
-            set_={name: getattr(stmt.excluded, name) for name in changing},
-        ),
-        rows,
-    )
-
-
 def _drop_children_not_in(
-    session: Session, model: Any, order_ids: list[int], rows: list[dict[str, Any]]
+    raw: Raw, table: str, order_ids: list[int], keep: set[tuple[int, str]]
 ) -> None:
-    """Delete the documents of these orders that the channel no longer lists."""
-    table = table_of(model)  # the Core path: no ORM session bookkeeping for a bulk delete
-    keep = [(row["order_id"], row["reference"]) for row in rows]
-    stmt = delete(table).where(table.c.order_id.in_(order_ids))
-    if keep:
-        stmt = stmt.where(tuple_(table.c.order_id, table.c.reference).not_in(keep))
-    session.execute(stmt)
+    """Delete the documents of these orders that the channel no longer lists (`table` is one
+    of this module's document tables, never data)."""
+    stored = raw.rows(
+        f"SELECT id, order_id, reference FROM {table} WHERE IN_LIST(order_id)",  # noqa: S608
+        (raw.list(order_ids),),
+    )
+    gone = [id_ for id_, order_id, reference in stored if (order_id, reference) not in keep]
+    if gone:
+        raw.run(f"DELETE FROM {table} WHERE IN_LIST(id)", (raw.list(gone),))  # noqa: S608
+
+
+_UPSERT_INVOICE = (
+    "INSERT INTO invoice (order_id, number, amount, currency, issued_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (order_id) DO UPDATE SET number = excluded.number, amount = excluded.amount, "
+    "currency = excluded.currency, issued_at = excluded.issued_at"
+)
+_UPSERT_PAYMENT = (
+    "INSERT INTO payment (order_id, reference, amount, currency, method, paid_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, reference) DO UPDATE SET "
+    "amount = excluded.amount, currency = excluded.currency, method = excluded.method, "
+    "paid_at = excluded.paid_at"
+)
+_UPSERT_SHIPMENT = (
+    "INSERT INTO shipment (order_id, reference, carrier, tracking_code, shipped_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id, reference) DO UPDATE SET "
+    "carrier = excluded.carrier, tracking_code = excluded.tracking_code, "
+    "shipped_at = excluded.shipped_at"
+)
+_UPSERT_REFUND = (
+    "INSERT INTO refund (order_id, reference, amount, currency, reason, refunded_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, reference) DO UPDATE SET "
+    "amount = excluded.amount, currency = excluded.currency, reason = excluded.reason, "
+    "refunded_at = excluded.refunded_at"
+)
 
 
 def _write_documents(
@@ -569,80 +585,70 @@ def _write_documents(
     """The documents of each order, made to agree with it on every write: an invoice and a
     payment for what was paid, the shipments and refunds the channel lists now, and nothing
     it no longer lists."""
-    invoices, payments, shipments, refunds = [], [], [], []
+    raw = Raw(session)
+    time, money = raw.time, raw.money
+    invoices: list[tuple[Any, ...]] = []
+    payments: list[tuple[Any, ...]] = []
+    shipments: list[tuple[Any, ...]] = []
+    refunds: list[tuple[Any, ...]] = []
     # Only an order written before can hold documents the channel no longer lists.
     order_ids = [r.order_id for r in written if r.outcome is not Outcome.CREATED]
     for order, result in zip(page, written, strict=True):
         order_id = result.order_id
         if order.payment is not None:
             paid = order.payment
+            amount, currency = money(paid.amount.amount), paid.amount.currency
             invoices.append(
-                {
-                    "order_id": order_id,
-                    "number": f"{target.shop_name}-{order.external_id}",
-                    "amount": paid.amount.amount,
-                    "currency": paid.amount.currency,
-                    "issued_at": paid.paid_at or order.created_at,
-                }
+                (
+                    order_id,
+                    f"{target.shop_name}-{order.external_id}",
+                    amount,
+                    currency,
+                    time(paid.paid_at or order.created_at),
+                )
             )
             payments.append(
-                {
-                    "order_id": order_id,
-                    "reference": paid.external_id or f"receipt:{order.external_id}",
-                    "amount": paid.amount.amount,
-                    "currency": paid.amount.currency,
-                    "method": paid.method,
-                    "paid_at": paid.paid_at,
-                }
+                (
+                    order_id,
+                    paid.external_id or f"receipt:{order.external_id}",
+                    amount,
+                    currency,
+                    paid.method,
+                    time(paid.paid_at),
+                )
             )
         for shipment in order.shipments:
             shipments.append(
-                {
-                    "order_id": order_id,
-                    "reference": shipment.external_id,
-                    "carrier": shipment.carrier,
-                    "tracking_code": shipment.tracking_code,
-                    "shipped_at": shipment.shipped_at,
-                }
+                (
+                    order_id,
+                    shipment.external_id,
+                    shipment.carrier,
+                    shipment.tracking_code,
+                    time(shipment.shipped_at),
+                )
             )
         for number, refund in enumerate(order.refunds):
             refunds.append(
-                {
-                    "order_id": order_id,
-                    "reference": refund.external_id or f"refund:{number}",
-                    "amount": refund.amount.amount,
-                    "currency": refund.amount.currency,
-                    "reason": refund.reason,
-                    "refunded_at": refund.created_at,
-                }
+                (
+                    order_id,
+                    refund.external_id or f"refund:{number}",
+                    money(refund.amount.amount),
+                    refund.amount.currency,
+                    refund.reason,
+                    time(refund.created_at),
+                )
             )
     if order_ids:
-        invoiced = [row["order_id"] for row in invoices]
-        invoice_table = table_of(Invoice)
-        session.execute(
-            delete(invoice_table).where(
-                invoice_table.c.order_id.in_(order_ids), invoice_table.c.order_id.not_in(invoiced)
-            )
-        )
-    if invoices:
-        stmt = insert_for(session, Invoice)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["order_id"],
-                set_={
-                    name: getattr(stmt.excluded, name)
-                    for name in ("number", "amount", "currency", "issued_at")
-                },
-            ),
-            invoices,
-        )
-    for model, rows in ((Payment, payments), (Shipment, shipments), (Refund, refunds)):
-        if order_ids:
-            updated = set(order_ids)
-            _drop_children_not_in(
-                session, model, order_ids, [r for r in rows if r["order_id"] in updated]
-            )
-        _upsert_children(session, model, rows)
+        invoiced = {row[0] for row in invoices}
+        uninvoiced = [order_id for order_id in order_ids if order_id not in invoiced]
+        if uninvoiced:
+            raw.run("DELETE FROM invoice WHERE IN_LIST(order_id)", (raw.list(uninvoiced),))
+        for table, rows in (("payment", payments), ("shipment", shipments), ("refund", refunds)):
+            _drop_children_not_in(raw, table, order_ids, {(row[0], row[1]) for row in rows})
+    raw.many(_UPSERT_INVOICE, invoices)
+    raw.many(_UPSERT_PAYMENT, payments)
+    raw.many(_UPSERT_SHIPMENT, shipments)
+    raw.many(_UPSERT_REFUND, refunds)
 
 
 # --- orders the channel no longer serves --------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from shopbridge.domain.timeutil import as_utc
 from shopbridge.store import stock
 from shopbridge.store.db import Database
-from shopbridge.store.models import Binding, Outbox, StockMove
+from shopbridge.store.models import Binding, Outbox, StockMove, StockOffer
 
 PENDING, DONE, SKIPPED, FAILED = "pending", "done", "skipped", "failed"
 LISTING, VARIANT, STOCK_PUSH = stock.LISTING, stock.VARIANT, stock.STOCK_PUSH
@@ -100,6 +100,28 @@ def oldest_pending(database: Database, shop_id: int, after: datetime | None) -> 
             query = query.where(Outbox.created_at > after)
         found = session.execute(query).scalar_one_or_none()
     return as_utc(found) if found is not None else None
+
+
+def latest_changes(database: Database, before: datetime) -> dict[int, datetime]:
+    """Per shop, when its newest stock change queued before `before` (still pending) was: one
+    query for every shop, read by the scheduler at each tick."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Outbox.shop_id, func.max(Outbox.created_at))
+            .where(Outbox.kind == STOCK_PUSH, Outbox.status == PENDING,
+                   Outbox.created_at <= before)
+            .group_by(Outbox.shop_id)
+        ).all()
+    return {shop_id: as_utc(latest) for shop_id, latest in rows}
+
+
+def shops_not_pushing(database: Database) -> set[int]:
+    """The shops whose stock is never pushed (`shop settings NAME --no-push-stock`)."""
+    with database.read() as session:
+        return set(
+            session.execute(select(StockOffer.shop_id).where(StockOffer.push_stock.is_(False)))
+            .scalars()
+        )
 
 
 def pending_count(session: Session, shop_id: int) -> int:

@@ -328,3 +328,14 @@ def orders_polled_since(database: Database, shop_id: int, since: datetime) -> in
             )
         ).scalar_one()
     return int(total)
+
+
+def recent_counts(database: Database, since: datetime) -> dict[int, int]:
+    """shop id -> deliveries accepted since `since` (the rows kept for dedupe)."""
+    with database.read() as session:
+        rows = session.execute(
+            select(WebhookDelivery.shop_id, func.count())
+            .where(WebhookDelivery.received_at >= since)
+            .group_by(WebhookDelivery.shop_id)
+        ).all()
+    return {int(shop_id): int(count) for shop_id, count in rows}

@@ -515,7 +515,9 @@ class PushEngine:
             )
             history.resolve_errors(session, self.shop.id, ENTITY, [target.external_id])
             history.save_counts(session, self.recorder.run_id, **self.recorder.counts.as_dict())
-        if not deactivated:
+        if target.deactivated:
+            # Only a listing shopbridge took off sale can have a re-activation alert: it is
+            # settled now (back on sale with stock, or off sale again).
             alerts.clear(self.database, _alert_key(self.shop.id, target.external_id))
 
     def _intend_deactivation(self, target: ListingTarget) -> None:

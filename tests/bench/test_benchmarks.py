@@ -51,6 +51,7 @@ def test_every_benchmark_produces_its_figures(suite: tuple[dict[str, Any], Path]
         assert run["call_floor"] == call_floor(size)
         assert run["call_ratio"] == pytest.approx(run["api_calls"] / run["call_floor"], abs=1e-3)
         assert run["wall_s"] > 0 and run["wall_ratio"] > 0 and run["peak_rss_mib"] > 0
+        assert run["cpu_s"] > 0 and run["cpu_s_per_1000_receipts"] > 0
     (postgres,) = results["orders_pg"]
     if postgres_available() or os.environ.get("CI", "").lower() == "true":
         assert "error" not in postgres, postgres

@@ -155,7 +155,7 @@ def test_schedule_show_gives_a_time(demo_home: tuple[Path, str]) -> None:
     assert "next tick" not in text.splitlines()[2]
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(due\)", text)
     rows = json.loads(run(home, "schedule", "show", "--json").stdout)
-    # Every stream that runs has a time (the stock stream is off unless set: "off").
+    # Every stream that runs on a clock has a time (stock, with no interval set, runs "on change").
     assert all(datetime.fromisoformat(row["next_run"]).tzinfo is not None for row in rows
                if row["stream"] != "stock")
     only = json.loads(run(home, "schedule", "show", "--shop", "etsy-demo", "--json").stdout)

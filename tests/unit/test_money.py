@@ -175,3 +175,27 @@ def test_amount_is_kept_at_the_exponent_and_negative_zero_is_zero() -> None:
     assert str(Money.of("-0", "USD")) == "0.00 USD"
     assert not Money.of("0.00", "EUR")
     assert Money.of("0.01", "EUR")
+
+
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.sampled_from([1, 10, 100, 1000, 10_000, 7]),
+    st.sampled_from(["USD", "usd", "JPY", "KWD", "CLF", "EUR"]),
+)
+def test_from_ratio_fast_path_and_cache_agree_with_the_checked_constructor(
+    amount: int, divisor: int, currency: str
+) -> None:
+    """The shared (cached) Money of a ratio is the one the checked constructor builds, spelled
+    the same (its repr is part of an order's fingerprint); an inexact ratio is refused every
+    time, never cached."""
+    try:
+        expected = Money(Decimal(amount) / Decimal(divisor), currency.upper())
+    except MoneyError:
+        for _ in range(2):
+            with pytest.raises(MoneyError):
+                Money.from_ratio(amount, divisor, currency)
+        return
+    first = Money.from_ratio(amount, divisor, currency)
+    again = Money.from_ratio(amount, divisor, currency)
+    assert first == expected and repr(first) == repr(expected)
+    assert again is first

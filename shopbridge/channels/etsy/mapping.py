@@ -382,8 +382,10 @@ class _Amounts:
 def order_from_etsy(raw: Mapping[str, Any]) -> Order:
     """A receipt with its transactions, shipments and refunds -> Order."""
     receipt = _validate(EtsyReceipt, raw, "receipt", "receipt_id")
-    with _record(f"receipt {receipt.receipt_id}"):
+    try:  # what _record does, inline: this is the path of every order
         return _order(receipt)
+    except RecordError as exc:
+        raise RecordError(f"receipt {receipt.receipt_id}: {exc}") from None
 
 
 def _order(receipt: EtsyReceipt) -> Order:

@@ -439,29 +439,46 @@ class WooAdapter:
         """Set the stock of one product read just before: a simple product's own, a variable
         product's variations (those sold from the parent's stock through the parent), only
         what differs: one products/batch call and one variations/batch call per 100 at most.
-        Per-item refusals inside the 200 raise FatalError naming the product."""
+        An item refused inside the 200 is sent again alone, once; refused again, FatalError
+        names the product and WooCommerce's reason (the items that went through stay)."""
         plan, products, variations = self._plan(listing, quantities)
         if plan.outcome == "unchanged":
             return plan
         after: dict[str, Any] = dict(listing)
         if products:
-            answer = await self.client.batch_products({"update": products})
-            _check_items(answer, plan.listing_id)
+            answer = await self._batch(self.client.batch_products, products, plan.listing_id)
             updated = answer.get("update") or []
             if updated and isinstance(updated[0], dict):
                 after.update({k: v for k, v in updated[0].items() if k != mapping.VARIATIONS})
         if variations:
             changed: dict[Any, Any] = {}
             for first in range(0, len(variations), PAGE):
-                answer = await self.client.batch_variations(
-                    listing["id"], {"update": variations[first : first + PAGE]}
+                answer = await self._batch(
+                    lambda body: self.client.batch_variations(listing["id"], body),
+                    variations[first : first + PAGE],
+                    plan.listing_id,
                 )
-                _check_items(answer, plan.listing_id)
                 changed.update({v.get("id"): v for v in answer.get("update") or []})
             after[mapping.VARIATIONS] = [
                 changed.get(v.get("id"), v) for v in listing.get(mapping.VARIATIONS) or []
             ]
         return StockPush(plan.listing_id, "updated", plan.sent, after, plan.unknown, plan.notes)
+
+    async def _batch(
+        self, send: Any, updates: list[dict[str, Any]], product_id: str
+    ) -> dict[str, Any]:
+        """One batch call; the items it refused are retried one by one, once."""
+        answer: dict[str, Any] = await send({"update": updates})
+        results = list(answer.get("update") or [])
+        for index, item in enumerate(results):
+            if isinstance(item, Mapping) and item.get("error"):
+                wanted = next((u for u in updates if u["id"] == item.get("id")), None)
+                if wanted is None:
+                    continue
+                again = await send({"update": [wanted]})
+                _check_items(again, product_id)
+                results[index] = (again.get("update") or [item])[0]
+        return {**answer, "update": results}
 
 
 TRACKING_META = mapping.TRACKING_META

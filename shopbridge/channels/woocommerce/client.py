@@ -206,6 +206,25 @@ class WooClient:
             idempotent=False,
         )
 
+    async def webhooks(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            result = await self._page(f"{API_PATH}/webhooks", {"page": page})
+            found += result.records
+            if page >= result.pages or not result.records:
+                return found
+            page += 1
+
+    async def create_webhook(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._object("POST", f"{API_PATH}/webhooks", json=dict(body), idempotent=False)
+
+    async def delete_webhook(self, webhook_id: int | str) -> dict[str, Any]:
+        body = await self._call(
+            "DELETE", f"{API_PATH}/webhooks/{int(webhook_id)}", params={"force": "true"}
+        )
+        return body if isinstance(body, dict) else {}
+
     async def products(self, **params: Any) -> Page:
         return await self._page(f"{API_PATH}/products", params)
 

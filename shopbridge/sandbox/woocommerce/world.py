@@ -479,6 +479,8 @@ class WooSandbox:
             made = [
                 new_order(self, when if one_second else self.now(), status) for _ in range(count)
             ]
+            for order in made:
+                self.webhooks.event("order.created", order.id)
             return made
 
 

@@ -189,6 +189,13 @@ async def test_zero_stock_variant_then_whole_listing_off_and_back_on(database: D
     drift = await service.stock_drift(SHOP)
     assert [line.listing for line in drift.lines] == [str(listing.listing_id)]
     assert "active on Etsy again" in drift.lines[0].why
+    # The seller takes it off sale again: settled, the alert cleared, no drift.
+    world.update_listing(listing.listing_id, state="inactive")
+    await service.push_stock(SHOP, every=True)
+    with database.read() as session:
+        alert = session.execute(select(AlertState)).scalars().all()
+    assert [a.status for a in alert] == ["cleared"]
+    assert (await service.stock_drift(SHOP)).lines == []
 
 
 async def test_etsy_showing_less_than_last_pushed_imports_the_orders_first(

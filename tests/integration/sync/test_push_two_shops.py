@@ -26,7 +26,7 @@ from shopbridge.domain.timeutil import utcnow
 from shopbridge.jobs import alerts, planner, tasks
 from shopbridge.jobs.tasks import JobRuntime
 from shopbridge.sandbox.etsy.records import Listing
-from shopbridge.store import schedules
+from shopbridge.store import schedules, stock
 from shopbridge.store.db import Database
 
 OTHER = "market"
@@ -146,3 +146,39 @@ async def test_the_stock_stream_runs_on_its_interval_and_on_change(
     assert etsy_quantity(harness, listing.listing_id, sku) == before + 2
     # Claimed and pushed: not due again until something else changes.
     assert planner.due_jobs(database, runtime.settings, later + timedelta(seconds=1)) == []
+
+
+async def test_by_default_a_stock_change_is_pushed_with_no_interval_set(
+    database: Database, tmp_path: Path
+) -> None:
+    """No `schedule set NAME stock`: nothing runs while stock stays put, a change is pushed
+    after the debounce, and a shop that does not push stock is never made due."""
+    harness = await build_harness(database, push_config(listings=20, receipts=10))
+    await first_import(harness)
+    shop_id = ledger_shop_id(harness)
+    runtime = _runtime(harness, tmp_path, push_debounce_seconds=30, schedule_orders_minutes=0,
+                       schedule_listings_hours=0, schedule_reconcile_minutes=0)
+    assert runtime.settings.schedule_stock_minutes == 0
+    now = utcnow()
+    assert planner.due_jobs(database, runtime.settings, now) == []
+
+    listing = _single(harness, harness.etsy_shop_id, set())
+    sku = listing.inventory.products[0].sku
+    before = etsy_quantity(harness, listing.listing_id, sku)
+    adjust(database, sku, by=3)
+    changed = utcnow()
+    assert planner.due_jobs(database, runtime.settings, changed) == []  # within the debounce
+    later = changed + timedelta(seconds=31)
+    due = planner.due_jobs(database, runtime.settings, later)
+    assert [(j.shop, j.stream) for j in due] == [(SHOP, "stock")]
+    assert planner.claim(database, due[0], later)
+    summary = await tasks.run_job(runtime, shop_id, SHOP, "stock", "schedule")
+    assert summary is not None and summary.status == "succeeded"
+    assert etsy_quantity(harness, listing.listing_id, sku) == before + 3
+    assert planner.due_jobs(database, runtime.settings, later + timedelta(minutes=5)) == []
+
+    # With pushes switched off for the shop, a change queues nothing and nothing runs.
+    with database.write() as session:
+        stock.change_offer_settings(session, shop_id, push_stock=False)
+    adjust(database, sku, by=1)
+    assert planner.due_jobs(database, runtime.settings, utcnow() + timedelta(minutes=1)) == []

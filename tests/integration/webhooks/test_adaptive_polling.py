@@ -5,7 +5,7 @@ webhooks missed; the hour of day shapes it; a dropped webhook costs freshness, n
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from shopbridge.jobs import adaptive, planner, tasks
 from shopbridge.jobs.alerts import Mailer
-from shopbridge.store import activity
+from shopbridge.store import activity, schedules
 from shopbridge.store.models import SalesOrder
 
 
@@ -123,3 +123,21 @@ async def test_the_hour_of_day_shapes_the_interval(hooks: Hooks) -> None:
     at_peak, off_peak = shaped(now.hour), shaped((now.hour + 12) % 24)
     assert at_peak < off_peak
     assert at_peak >= hooks.settings.schedule_orders_minutes * 60
+
+
+async def test_webhook_fetches_are_paced_within_the_shops_budget_share(hooks: Hooks) -> None:
+    adaptive.pacer.clear()
+    now = now_of(hooks)
+    job = planner.Job(hooks.shop_id, "crafts", planner.HOOKS, 0.0, now)
+    # A 100-call key: half of its 90-call budget for this shop's webhook runs, 30 banked.
+    settings = hooks.settings.model_copy(update={"api_daily_limit": 100})
+    schedules.ensure(hooks.database, hooks.shop_id, planner.HOOKS, now)
+    taken = 0
+    for i in range(40):
+        moment = now + timedelta(seconds=2 * i)  # claims 2 s apart: each may claim
+        taken += planner.claim(hooks.database, job, moment, settings)
+    assert taken == 30  # the burst; the refill (45 a day) adds none in 80 s
+    later = now + timedelta(seconds=80 + 86_400 / 45 + 1)
+    assert planner.claim(hooks.database, job, later, settings)
+    assert not planner.claim(hooks.database, job, later + timedelta(seconds=2), settings)
+    adaptive.pacer.clear()

@@ -129,3 +129,38 @@ async def test_stock_of_and_a_dry_run_make_no_call(database: Database) -> None:
             )
             assert plan.sent == {k: 3 for k in stock.quantities}
         assert world.request_counts() == {}  # pure: no call
+
+
+async def test_an_item_refused_in_a_batch_is_retried_alone(database: Database) -> None:
+    woo, client, writer = await _writer(database)
+    world = woo.world
+    own = next(
+        p
+        for p in world.products.values()
+        if p.type == "variable" and sum(world.variations[v].manage_stock for v in p.variations) >= 2
+    )
+    managed = [world.variations[v] for v in own.variations if world.variations[v].manage_stock]
+    calls = {"n": 0}
+    original = client.batch_variations
+
+    async def flaky(product_id, body):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        answer = await original(product_id, body)
+        if calls["n"] == 1:  # the first call: WooCommerce refuses its first item (a lock)
+            first = answer["update"][0]
+            answer["update"][0] = {
+                "id": first["id"],
+                "error": {
+                    "code": "woocommerce_rest_product_lock",
+                    "message": "locked",
+                    "data": {"status": 409},
+                },
+            }
+        return answer
+
+    client.batch_variations = flaky  # type: ignore[method-assign]
+    async with client:
+        listing = (await writer.listings_by_ids([str(own.id)]))[str(own.id)]
+        result = await writer.push_stock(listing, {v.sku: 9 for v in managed})
+    assert result.outcome == "updated" and calls["n"] == 2  # the batch, then the one item alone
+    assert all(world.variations[v.id].stock_quantity == 9 for v in managed)
