@@ -109,7 +109,7 @@ def _all_pages(database: Database, size: int, **where: object) -> list[tuple[str
     after = None
     with database.read() as session:
         for _ in range(100):  # a page that never moves on fails, not hangs
-            rows = error_queue.list_errors(session, limit=size, after=after, **where)  # type: ignore[arg-type]
+            rows = error_queue.list_errors(session, limit=size, after=after, **where)
             assert len(rows) <= size
             if not rows:
                 return seen
