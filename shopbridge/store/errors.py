@@ -35,7 +35,9 @@ def list_errors(
     )
     if after is not None:
         moment, last = after
-        query = query.where(
+        # The first conjunct is implied by the second; it lets an index on first_seen start
+        # its range scan at the page's boundary (a deep page then costs what the first does).
+        query = query.where(SyncError.first_seen >= moment).where(
             or_(
                 SyncError.first_seen > moment,
                 and_(SyncError.first_seen == moment, SyncError.id > last),
