@@ -277,7 +277,7 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
                    "search": search}
         return page(request, "orders.html", orders=found.rows, next=found.next,
                     filters={k: (v or "")[:200] for k, v in filters.items()},
-                    shops=[s["name"] for s in dash.shops()], statuses=ORDER_STATUSES)
+                    shops=dash.shop_names(), statuses=ORDER_STATUSES)
 
     @r.get("/orders/{shop}/{number}", response_class=HTMLResponse)
     def order_page(request: Request, shop: str, number: str) -> Response:
@@ -387,7 +387,7 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
 
     @r.get("/requests", response_class=HTMLResponse)
     def requests_page(request: Request, shop: str | None = None) -> Response:
-        names = [s["name"] for s in dash.shops()]
+        names = dash.shop_names()
         chosen = (shop or (names[0] if names else ""))[:200]
         rows: list[dict[str, Any]] = dash.requests(chosen) if chosen else []
         return page(request, "requests.html", rows=rows, shop=chosen, shops=names)

@@ -122,6 +122,10 @@ class Dashboard:
             shop["calls_today"] = used.get(shop["name"], {}).get("used_today", 0)
         return rows
 
+    def shop_names(self) -> list[str]:
+        """The shops a filter offers, by name (no runs, schedules or budget read for them)."""
+        return [record.name for record in self.connections.shops.list()]
+
     def alerts(self, shops: list[dict[str, Any]]) -> list[str]:
         out = []
         for s in shops:
