@@ -404,19 +404,8 @@ class Dashboard:
         return {**variant, "item": item, "moves": moves}
 
     def unmatched(self) -> list[dict[str, Any]]:
-        names = {s.id: s.name for s in self.connections.shops.list()}
         with self.database.read() as session:
-            rows = catalog.unmatched_variants(session)
-        return [
-            {
-                "id": row["binding"],
-                "shop": names.get(int(str(row["shop"])), row["shop"]),
-                "channel_variant": row["external"],
-                "ledger_variant": row["variant"],
-                "reason": row["reason"],
-            }
-            for row in rows
-        ]
+            return variant_links.unmatched(session)
 
     def link(self, binding_id: int, ledger_variant: int) -> dict[str, Any]:
         with self.database.write() as session:

@@ -223,6 +223,7 @@ def test_items_unmatched_link_and_create_from(
     unmatched = ok_json(run(tmp_path, key, "items", "unmatched", "--shop", SHOP, "--json"))
     assert isinstance(unmatched, list) and len(unmatched) == 2
     assert {row["reason"] for row in unmatched} == {"no SKU"}
+    assert {row["shop"] for row in unmatched} == {SHOP}
     by_colour = {row["channel_variant"].rsplit("=", 1)[1]: row for row in unmatched}
 
     # The red one is the product listing 1 sells: one ledger variant, one stock pool.
