@@ -61,6 +61,14 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
+def _short_enough(*fields: tuple[str, str]) -> None:
+    """A form's fields, each at most MAX_TEXT characters (the label names the one that is not;
+    never its value, which may be a secret)."""
+    for label, value in fields:
+        if len(value) > MAX_TEXT:
+            raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+
+
 def _date(value: str | None, name: str) -> datetime | None:
     value = (value or "").strip()
     if not value:
@@ -146,10 +154,8 @@ class Dashboard:
 
     def add_etsy(self, name: str, keystring: str, shared_secret: str, api_url: str | None,
                  warehouse: str | None = None) -> str:
-        for label, value in (("name", name), ("keystring", keystring),
-                             ("shared secret", shared_secret), ("warehouse", warehouse or "")):
-            if len(value) > MAX_TEXT:
-                raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+        _short_enough(("name", name), ("keystring", keystring), ("shared secret", shared_secret),
+                      ("warehouse", warehouse or ""))
         self.connections.shops.check_new_name(name.strip())
         record = self.connections.register_etsy(
             name.strip(), keystring, shared_secret, (api_url or "").strip() or None,
@@ -159,11 +165,8 @@ class Dashboard:
 
     def add_woocommerce(self, name: str, url: str, consumer_key: str, consumer_secret: str,
                         warehouse: str | None = None) -> str:
-        for label, value in (("name", name), ("site address", url),
-                             ("consumer key", consumer_key), ("consumer secret", consumer_secret),
-                             ("warehouse", warehouse or "")):
-            if len(value) > MAX_TEXT:
-                raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+        _short_enough(("name", name), ("site address", url), ("consumer key", consumer_key),
+                      ("consumer secret", consumer_secret), ("warehouse", warehouse or ""))
         self.connections.shops.check_new_name(name.strip())
         record = self.connections.register_woocommerce(
             name.strip(), url, consumer_key, consumer_secret, _text(warehouse)

@@ -374,6 +374,10 @@ def test_a_woocommerce_shop_by_its_keys(client: TestClient, database: Database) 
         wrong = post(client, "/shops/woocommerce", name="site", url="ftp://nowhere",
                      consumer_key="ck", consumer_secret="cs")
         assert wrong.status_code == 400 and "not an http(s) URL" in wrong.text
+        long = post(client, "/shops/woocommerce", name="site", url=woo.base_url,
+                    consumer_key="ck", consumer_secret="cs_" + "9" * 300)
+        assert long.status_code == 400 and "the consumer secret is too long" in long.text
+        assert "9" * 300 not in long.text
         added = post(client, "/shops/woocommerce", name="site", url=woo.base_url,
                      consumer_key=woo.consumer_key, consumer_secret=woo.consumer_secret,
                      warehouse="main")
