@@ -439,9 +439,16 @@ def test_the_errors_list_pages_by_key_on_the_page_and_in_the_api(
     assert "<html" not in alone and "receipt 5122" in alone and "receipt 5000" not in alone
     # Bulk dismiss acts on what was chosen on that later page, and on nothing else.
     chosen = re.findall(r'name="ids" value="(\d+)"', alone)[:2]
-    done = client.post("/errors/dismiss", data={"csrf": csrf(client, "/errors"), "ids": chosen},
-                       follow_redirects=False)
-    assert done.status_code == 303
+    came_from = re.search(r'name="back" value="([^"]*)"', alone).group(1).replace("&amp;", "&")
+    done = client.post("/errors/dismiss", data={"csrf": csrf(client, "/errors"), "ids": chosen,
+                                                "back": came_from}, follow_redirects=False)
+    # Back to the page it was done on: its filter and its place in the list.
+    assert done.status_code == 303 and done.headers["location"] == "/errors?" + came_from
+    assert f"shop={SHOP}" in came_from and "after=" in came_from
+    # Only the list's own parameters go back; anything else in `back` is dropped.
+    one = client.post(f"/errors/{chosen[0]}/dismiss", follow_redirects=False, data={
+        "csrf": csrf(client, "/errors"), "back": "next=https://evil.example/&shop=x"})
+    assert one.status_code == 303 and one.headers["location"] == "/errors?shop=x"
     with database.read() as session:
         dismissed = session.execute(
             select(SyncError.id).where(SyncError.status == "dismissed")).scalars().all()
