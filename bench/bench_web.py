@@ -49,6 +49,26 @@ def seed_runs(database: Any, count: int) -> None:
         session.execute(insert(SyncRun), rows)
 
 
+def seed_errors(database: Any, count: int) -> None:
+    """`count` open errors over the shops (the retry queue after a bad day: issue 16's errors
+    list pages by key over them)."""
+    from sqlalchemy import insert, select
+
+    from shopbridge.store.models import Shop, SyncError
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with database.write() as session:
+        shops = list(session.execute(select(Shop.id)).scalars())
+        for first in range(0, count, 10_000):
+            session.execute(insert(SyncError), [
+                {"shop_id": shops[n % len(shops)], "entity": "receipt",
+                 "external_id": str(900_000 + n), "status": "open" if n % 7 else "dead",
+                 "error": f"HTTP 500 from the channel (record {n})", "attempts": 1 + n % 5,
+                 "first_seen": start + timedelta(seconds=n), "last_seen": start}
+                for n in range(first, min(count, first + 10_000))
+            ])
+
+
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -59,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5_000)
+    parser.add_argument("--errors", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
@@ -74,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from shopbridge.web.app import create_app
 
     results: dict[str, Any] = {"orders": args.orders, "items": args.items, "runs": args.runs,
+                               "errors": args.errors,
                                "requests": args.requests, "target_ms": TARGET_MS, "pages": {}}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -83,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed_ledger(database, args.orders, customers=max(100, args.orders // 10),
                     items=args.items)
         seed_runs(database, args.runs)
+        seed_errors(database, args.errors)
         results["seed_s"] = round(time.perf_counter() - started, 1)
         users.add_user(database, "bench", "bench password")
         app = create_app(Settings(home=home, secret_key=Fernet.generate_key().decode()),
@@ -96,6 +119,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             number = re.search(r'href="/orders/shop-\d/(\d+)"', first).group(1)  # type: ignore
             shop = re.search(r'href="/orders/(shop-\d)/', first).group(1)  # type: ignore
             after = re.search(r'href="\?([^"]+)" rel="next"', first).group(1)  # type: ignore
+            errors = client.get("/errors").text
+            pager = re.search(r'href="\?([^"]+)" rel="next"', errors)
+            later = pager.group(1) if pager else ""
             pages = {
                 "orders list": "/orders",
                 "order detail": f"/orders/{shop}/{number}",
@@ -104,7 +130,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "orders list, next page": "/orders?" + after.replace("&amp;", "&"),
                 "orders search (customer name)": "/orders?search=Customer%207",
                 "stock list": "/stock",
+                "errors list": "/errors",
+                "errors list, next page": "/errors?" + later.replace("&amp;", "&"),
+                "errors of one shop, with closed ones": f"/errors?shop={shop}&every=true",
             }
+            if not later:
+                pages = {k: v for k, v in pages.items() if not k.startswith("errors")}
             for label, path in pages.items():
                 answer = client.get(path)
                 assert answer.status_code == 200, (path, answer.status_code)

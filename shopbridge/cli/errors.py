@@ -26,10 +26,15 @@ def list_errors(
     ctx: typer.Context,
     shop: str | None = typer.Option(None, "--shop", help="Only this shop's errors."),
     include_closed: bool = typer.Option(False, "--all", help="Dismissed and dead ones too."),
+    limit: int = typer.Option(
+        50, "--limit", min=1, max=10_000, metavar="N", help="How many errors, oldest first."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Failed records waiting for a retry (open), oldest first."""
-    rows = _queue(ctx).list(shop, include_closed)
+    rows = _queue(ctx).list(shop, include_closed, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
     if not as_json:
         # The table shows the first line of each error; --json has everything.
         columns = ("id", "shop", "entity", "external_id", "status", "attempts", "next_attempt")
@@ -38,6 +43,9 @@ def list_errors(
             for row in rows
         ]
     emit(rows, "Errors", as_json)
+    if more:
+        # On standard error: --json output stays one document.
+        typer.echo(f"the first {limit} errors shown: --limit N for more", err=True)
 
 
 @app.command("retry")

@@ -113,20 +113,9 @@ def unmatched(
 ) -> None:
     """Channel variants with no SKU, a repeated SKU or an ambiguous SKU match."""
     context = app_context(ctx)
-    shops = {record.id: record.name for record in context.connections().shops.list()}
     shop_id = context.connections().shops.get(shop).id if shop else None
     with context.database().read() as session:
-        rows = catalog.unmatched_variants(session, shop_id)
-    listed = [
-        {
-            "id": row["binding"],
-            "shop": shops.get(int(str(row["shop"])), row["shop"]),
-            "channel_variant": row["external"],
-            "ledger_variant": row["variant"],
-            "reason": row["reason"],
-        }
-        for row in rows
-    ]
+        listed = variant_links.unmatched(session, shop_id)
     emit(listed, "Unmatched variants", as_json)
 
 

@@ -6,9 +6,10 @@ The engine's side (queueing a failure, resolving it when the record lands) lives
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopbridge.store.models import Shop, SyncError
@@ -18,18 +19,36 @@ DISMISSED = "dismissed"
 
 
 def list_errors(
-    session: Session, shop: str | None = None, include_closed: bool = False
+    session: Session,
+    shop: str | None = None,
+    include_closed: bool = False,
+    limit: int | None = None,
+    after: tuple[datetime, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Queued failures, oldest first: open ones, or every status with `include_closed`."""
+    """Queued failures, oldest first (first seen, then id): open ones, or every status with
+    `include_closed`; the first `limit` of them (all: None). `after` is the (first seen, id) of
+    the last row already shown: keyset paging, so a page costs the same however deep it is."""
     query = (
         select(SyncError, Shop.name)
         .join(Shop, Shop.id == SyncError.shop_id)
         .order_by(SyncError.first_seen, SyncError.id)
     )
+    if after is not None:
+        moment, last = after
+        # The first conjunct is implied by the second; it lets an index on first_seen start
+        # its range scan at the page's boundary (a deep page then costs what the first does).
+        query = query.where(SyncError.first_seen >= moment).where(
+            or_(
+                SyncError.first_seen > moment,
+                and_(SyncError.first_seen == moment, SyncError.id > last),
+            )
+        )
     if shop is not None:
         query = query.where(Shop.name == shop)
     if not include_closed:
         query = query.where(SyncError.status == OPEN)
+    if limit is not None:
+        query = query.limit(limit)
     return [_row(error, name) for error, name in session.execute(query)]
 
 

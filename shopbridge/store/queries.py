@@ -23,6 +23,7 @@ from shopbridge.store.models import (
     Variant,
     Warehouse,
 )
+from shopbridge.store.stock import level_query
 
 # Rows fetched per round trip when a view streams (--all): memory stays one batch whatever the
 # ledger holds (psycopg reads through a server-side cursor; SQLite steps its cursor).
@@ -231,20 +232,7 @@ def stock_rows(
 ) -> Iterator[dict[str, Any]]:
     """Stock per variant and warehouse; shop (its warehouse), warehouse, status (the item's
     state) and search (SKU or title)."""
-    query = (
-        select(
-            Variant.id,
-            Variant.sku,
-            Item.title,
-            Warehouse.name,
-            StockLevel.on_hand,
-            StockLevel.reserved,
-        )
-        .join(Variant, Variant.id == StockLevel.variant_id)
-        .join(Item, Item.id == Variant.item_id)
-        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .order_by(Variant.id, Warehouse.id)
-    )
+    query = level_query().order_by(Variant.id, Warehouse.id)
     if where.shop:
         shop = shop_id(session, where.shop)
         query = query.where(
@@ -263,13 +251,13 @@ def stock_rows(
         )
     for r in _rows(session, query, limit):
         yield {
-            "variant": r[0],
-            "sku": r[1],
-            "title": r[2],
-            "warehouse": r[3],
-            "on_hand": r[4],
-            "reserved": r[5],
-            "available": r[4] - r[5],
+            "variant": r.variant,
+            "sku": r.sku,
+            "title": r.title,
+            "warehouse": r.warehouse,
+            "on_hand": r.on_hand,
+            "reserved": r.reserved,
+            "available": r.on_hand - r.reserved,
         }
 
 

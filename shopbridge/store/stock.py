@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shopbridge.domain.timeutil import utcnow
@@ -367,6 +367,26 @@ class Level:
         return self.on_hand - self.reserved
 
 
+def level_query() -> Select[*tuple[Any, ...]]:
+    """Every cached level with its variant's SKU, its item's title and its warehouse, in
+    `Level`'s order (labelled: variant, sku, title, warehouse, warehouse_id, on_hand,
+    reserved); not ordered, not filtered."""
+    return (
+        select(
+            Variant.id.label("variant"),
+            Variant.sku,
+            Item.title,
+            Warehouse.name.label("warehouse"),
+            Warehouse.id.label("warehouse_id"),
+            StockLevel.on_hand,
+            StockLevel.reserved,
+        )
+        .join(Variant, Variant.id == StockLevel.variant_id)
+        .join(Item, Item.id == Variant.item_id)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+    )
+
+
 def levels(
     session: Session,
     sku: str | None = None,
@@ -374,21 +394,7 @@ def levels(
     variant_ids: Sequence[int] | None = None,
 ) -> list[Level]:
     """On hand and reserved per variant and warehouse (from the cached sums)."""
-    query = (
-        select(
-            Variant.id,
-            Variant.sku,
-            Item.title,
-            Warehouse.name,
-            Warehouse.id,
-            StockLevel.on_hand,
-            StockLevel.reserved,
-        )
-        .join(Variant, Variant.id == StockLevel.variant_id)
-        .join(Item, Item.id == Variant.item_id)
-        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .order_by(Variant.sku, Variant.id, Warehouse.name)
-    )
+    query = level_query().order_by(Variant.sku, Variant.id, Warehouse.name)
     if sku is not None:
         query = query.where(Variant.id.in_(variants_with_sku(session, sku)))
     if warehouse is not None:

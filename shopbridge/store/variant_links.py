@@ -6,11 +6,30 @@ person is looked up here first, so a wrong one is an error message, not a change
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopbridge.errors import ShopbridgeError
-from shopbridge.store.catalog import VARIANT
-from shopbridge.store.models import Binding, Variant
+from shopbridge.store.catalog import VARIANT, unmatched_variants
+from shopbridge.store.models import Binding, Shop, Variant
+
+
+def unmatched(session: Session, shop_id: int | None = None) -> list[dict[str, Any]]:
+    """The unmatched queue as people see it (`items unmatched`, the dashboard): the id to link
+    or confirm, the shop by name, the channel variant, the ledger variant, and why."""
+    names: dict[object, object] = dict(session.execute(select(Shop.id, Shop.name)).all())
+    return [
+        {
+            "id": row["binding"],
+            "shop": names.get(row["shop"], row["shop"]),
+            "channel_variant": row["external"],
+            "ledger_variant": row["variant"],
+            "reason": row["reason"],
+        }
+        for row in unmatched_variants(session, shop_id)
+    ]
 
 
 def channel_variant(session: Session, binding_id: int) -> Binding:

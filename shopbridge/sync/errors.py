@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -72,11 +73,18 @@ class ErrorQueue:
         self.connections = connections
         self.database: Database = connections.database
 
-    def list(self, shop: str | None = None, include_closed: bool = False) -> list[dict[str, Any]]:
+    def list(
+        self,
+        shop: str | None = None,
+        include_closed: bool = False,
+        limit: int | None = None,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Oldest first; `limit` rows (all: None) after the (first seen, id) `after`."""
         if shop is not None:
             self.connections.shops.get(shop)  # an unknown shop is an error, not an empty list
         with self.database.read() as session:
-            return queue.list_errors(session, shop, include_closed)
+            return queue.list_errors(session, shop, include_closed, limit, after)
 
     def dismiss(self, error_id: int) -> dict[str, Any]:
         """Stop retrying a record; it stays listed with `--all`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from shopbridge.web.services import Dashboard
@@ -162,9 +162,19 @@ def router(dash: Dashboard) -> APIRouter:
     def resync(run_id: int) -> dict[str, Any]:
         return dash.resync(run_id).as_dict()
 
-    @r.get("/errors")
-    def errors(shop: str | None = None, include_closed: bool = Query(False, alias="all")) -> Any:
-        return dash.errors(shop, include_closed)
+    @r.get("/errors", summary="Queued failures oldest first, a page at a time; the next "
+           "page's `after` is in the Link header (rel=next)")
+    def errors(request: Request, response: Response, shop: str | None = None,
+               include_closed: bool = Query(False, alias="all"),
+               after: str | None = Query(None, description="'first_seen|id' of the last row "
+                                         "seen (the Link header's next page carries it)"),
+               limit: int = Query(50, ge=1, le=1000)) -> Any:
+        found = dash.errors(shop, include_closed, after, limit)
+        if found.next is not None:
+            following = request.url.include_query_params(after=found.next)
+            response.headers["Link"] = f'<{following}>; rel="next"'
+        # A bare list, oldest first (the first version's shape).
+        return found.rows
 
     @r.post("/errors/retry", summary="Fetch these records again now (one run each)")
     async def retry(body: Ids) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -42,6 +42,18 @@ def _ids(values: list[str]) -> list[int]:
         return [int(v) for v in values[:1000]]
     except ValueError:
         raise ShopbridgeError("the selection holds something that is not an error id") from None
+
+
+ERRORS_FILTERS = ("shop", "every", "after")
+
+
+async def _errors_page(request: Request) -> str:
+    """The errors page an action came from (its filter and page, from the form's `back`), so
+    the list the person worked on shows again; only the list's own parameters are kept."""
+    form = await request.form()
+    kept = [(k, v[:200]) for k, v in parse_qsl(str(form.get("back") or "")[:1000])
+            if k in ERRORS_FILTERS]
+    return f"/errors?{urlencode(kept)}" if kept else "/errors"
 
 
 def router(dash: Dashboard, page: Render) -> APIRouter:
@@ -204,8 +216,10 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     # --- errors ----------------------------------------------------------------------------
 
     @r.get("/errors", response_class=HTMLResponse)
-    def errors_page(request: Request, shop: str | None = None, every: bool = False) -> Response:
-        return page(request, "errors.html", errors=dash.errors(shop, every),
+    def errors_page(request: Request, shop: str | None = None, every: bool = False,
+                    after: str | None = None) -> Response:
+        found = dash.errors(shop, every, after)
+        return page(request, "errors.html", errors=found.rows, next=found.next,
                     shop=(shop or "")[:200], every=every, results=None)
 
     async def _retry(request: Request, ids: list[int]) -> Response:
@@ -214,7 +228,7 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
         flash(request, f"retried {len(results)}: {fixed} landed, {len(results) - fixed} still fail"
               + "".join(f"; error {x['error']}: {x['reason']}" for x in results
                         if x.get("outcome") == "failed" and x.get("reason"))[:400])
-        return back("/errors")
+        return back(await _errors_page(request))
 
     @r.post("/errors/retry")
     async def retry_many(request: Request) -> Response:
@@ -224,19 +238,20 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
     @r.post("/errors/dismiss")
     async def dismiss_many(request: Request) -> Response:
         form = await request.form()
-        done = dash.dismiss_errors(_ids([str(v) for v in form.getlist("ids")]))
+        done = await asyncio.to_thread(dash.dismiss_errors,
+                                       _ids([str(v) for v in form.getlist("ids")]))
         flash(request, f"dismissed {len(done)} error(s): they stay listed under 'all'")
-        return back("/errors")
+        return back(await _errors_page(request))
 
     @r.post("/errors/{error_id}/retry")
     async def retry_one(request: Request, error_id: int) -> Response:
         return await _retry(request, [error_id])
 
     @r.post("/errors/{error_id}/dismiss")
-    def dismiss_one(request: Request, error_id: int) -> Response:
-        dash.dismiss_errors([error_id])
+    async def dismiss_one(request: Request, error_id: int) -> Response:
+        await asyncio.to_thread(dash.dismiss_errors, [error_id])
         flash(request, f"error {error_id} dismissed")
-        return back("/errors")
+        return back(await _errors_page(request))
 
     # --- schedules -------------------------------------------------------------------------
 
@@ -275,7 +290,7 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
                    "search": search}
         return page(request, "orders.html", orders=found.rows, next=found.next,
                     filters={k: (v or "")[:200] for k, v in filters.items()},
-                    shops=[s["name"] for s in dash.shops()], statuses=ORDER_STATUSES)
+                    shops=dash.shop_names(), statuses=ORDER_STATUSES)
 
     @r.get("/orders/{shop}/{number}", response_class=HTMLResponse)
     def order_page(request: Request, shop: str, number: str) -> Response:
@@ -385,7 +400,7 @@ def router(dash: Dashboard, page: Render) -> APIRouter:
 
     @r.get("/requests", response_class=HTMLResponse)
     def requests_page(request: Request, shop: str | None = None) -> Response:
-        names = [s["name"] for s in dash.shops()]
+        names = dash.shop_names()
         chosen = (shop or (names[0] if names else ""))[:200]
         rows: list[dict[str, Any]] = dash.requests(chosen) if chosen else []
         return page(request, "requests.html", rows=rows, shop=chosen, shops=names)

@@ -61,6 +61,14 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
+def _short_enough(*fields: tuple[str, str]) -> None:
+    """A form's fields, each at most MAX_TEXT characters (the label names the one that is not;
+    never its value, which may be a secret)."""
+    for label, value in fields:
+        if len(value) > MAX_TEXT:
+            raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+
+
 def _date(value: str | None, name: str) -> datetime | None:
     value = (value or "").strip()
     if not value:
@@ -122,6 +130,10 @@ class Dashboard:
             shop["calls_today"] = used.get(shop["name"], {}).get("used_today", 0)
         return rows
 
+    def shop_names(self) -> list[str]:
+        """The shops a filter offers, by name (no runs, schedules or budget read for them)."""
+        return [record.name for record in self.connections.shops.list()]
+
     def alerts(self, shops: list[dict[str, Any]]) -> list[str]:
         out = []
         for s in shops:
@@ -142,10 +154,8 @@ class Dashboard:
 
     def add_etsy(self, name: str, keystring: str, shared_secret: str, api_url: str | None,
                  warehouse: str | None = None) -> str:
-        for label, value in (("name", name), ("keystring", keystring),
-                             ("shared secret", shared_secret), ("warehouse", warehouse or "")):
-            if len(value) > MAX_TEXT:
-                raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+        _short_enough(("name", name), ("keystring", keystring), ("shared secret", shared_secret),
+                      ("warehouse", warehouse or ""))
         self.connections.shops.check_new_name(name.strip())
         record = self.connections.register_etsy(
             name.strip(), keystring, shared_secret, (api_url or "").strip() or None,
@@ -155,11 +165,8 @@ class Dashboard:
 
     def add_woocommerce(self, name: str, url: str, consumer_key: str, consumer_secret: str,
                         warehouse: str | None = None) -> str:
-        for label, value in (("name", name), ("site address", url),
-                             ("consumer key", consumer_key), ("consumer secret", consumer_secret),
-                             ("warehouse", warehouse or "")):
-            if len(value) > MAX_TEXT:
-                raise ShopbridgeError(f"the {label} is too long ({len(value)} characters)")
+        _short_enough(("name", name), ("site address", url), ("consumer key", consumer_key),
+                      ("consumer secret", consumer_secret), ("warehouse", warehouse or ""))
         self.connections.shops.check_new_name(name.strip())
         record = self.connections.register_woocommerce(
             name.strip(), url, consumer_key, consumer_secret, _text(warehouse)
@@ -261,8 +268,13 @@ class Dashboard:
     def _queue(self) -> ErrorQueue:
         return ErrorQueue(self.connections)
 
-    def errors(self, shop: str | None, include_closed: bool) -> list[dict[str, Any]]:
-        return self._queue().list(_text(shop), include_closed)
+    def errors(self, shop: str | None, include_closed: bool, after: str | None = None,
+               size: int = PAGE) -> Page:
+        """Queued failures oldest first, a page at a time (key: 'first seen|id')."""
+        where = _cursor(after, 2)
+        rows = self._queue().list(_text(shop), include_closed, size + 1,
+                                  (where[0], where[1]) if where else None)
+        return _page(rows, lambda r: f"{r['first_seen']}|{r['id']}", size)
 
     async def retry_errors(self, ids: list[int]) -> list[dict[str, Any]]:
         """Each error fetched again now, one run each; the outcome of each."""
@@ -395,19 +407,8 @@ class Dashboard:
         return {**variant, "item": item, "moves": moves}
 
     def unmatched(self) -> list[dict[str, Any]]:
-        names = {s.id: s.name for s in self.connections.shops.list()}
         with self.database.read() as session:
-            rows = catalog.unmatched_variants(session)
-        return [
-            {
-                "id": row["binding"],
-                "shop": names.get(int(str(row["shop"])), row["shop"]),
-                "channel_variant": row["external"],
-                "ledger_variant": row["variant"],
-                "reason": row["reason"],
-            }
-            for row in rows
-        ]
+            return variant_links.unmatched(session)
 
     def link(self, binding_id: int, ledger_variant: int) -> dict[str, Any]:
         with self.database.write() as session:

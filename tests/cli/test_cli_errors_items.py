@@ -131,6 +131,8 @@ def test_errors_list_retry_and_dismiss(
         ids = {row["external_id"]: row["id"] for row in listed}
         assert set(ids) == {str(receipt_id), "999"}
         assert {row["shop"] for row in listed} == {SHOP}
+        first = run(tmp_path, key, "errors", "list", "--limit", "1", "--json")
+        assert ok_json(first) == listed[:1] and "--limit N for more" in first.stderr
         table = run(tmp_path, key, "errors", "list", "--shop", SHOP)
         assert "boom" in table.stdout and str(receipt_id) in table.stdout
 
@@ -221,6 +223,7 @@ def test_items_unmatched_link_and_create_from(
     unmatched = ok_json(run(tmp_path, key, "items", "unmatched", "--shop", SHOP, "--json"))
     assert isinstance(unmatched, list) and len(unmatched) == 2
     assert {row["reason"] for row in unmatched} == {"no SKU"}
+    assert {row["shop"] for row in unmatched} == {SHOP}
     by_colour = {row["channel_variant"].rsplit("=", 1)[1]: row for row in unmatched}
 
     # The red one is the product listing 1 sells: one ledger variant, one stock pool.

@@ -9,51 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import refused, run
 
-from shopbridge.cli import shops as shop_cli
-from shopbridge.cli.app import main
-from shopbridge.sandbox.etsy import SandboxConfig
-from shopbridge.sandbox.etsy.server import SandboxHandle, serve_in_thread
+from shopbridge.sandbox.etsy.server import SandboxHandle
 from shopbridge.store.db import Database
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    monkeypatch.setenv("SHOPBRIDGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SHOPBRIDGE_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    monkeypatch.delenv("SHOPBRIDGE_SECRET_KEY", raising=False)
-    monkeypatch.delenv("SHOPBRIDGE_CONFIG", raising=False)
-    monkeypatch.delenv("SHOPBRIDGE_ETSY_API_URL", raising=False)
-    monkeypatch.delenv(shop_cli.SECRET_ENV, raising=False)
-    database = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
-    database.upgrade()
-    return database
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    config = SandboxConfig(seed=3, listings=1, receipts=1, shops=1, qps_limit=1000)
-    with serve_in_thread(config) as handle:
-        yield handle
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """The command fails with exactly one line on stderr; that line."""
-    code, out, err = run(capsys, *args)
-    assert code != 0, out
-    assert "Traceback" not in err + out
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def shops(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:

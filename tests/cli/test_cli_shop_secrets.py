@@ -7,8 +7,6 @@ terminal), from standard input (`--shared-secret-stdin`), from SHOPBRIDGE_ETSY_S
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,29 +15,10 @@ from typer.testing import CliRunner
 from shopbridge.cli import shops as shop_cli
 from shopbridge.cli.app import app
 from shopbridge.config import load_settings
-from shopbridge.sandbox.etsy import SandboxConfig
-from shopbridge.sandbox.etsy.server import SandboxHandle, serve_in_thread
+from shopbridge.sandbox.etsy.server import SandboxHandle
 from shopbridge.security import Vault
 from shopbridge.store.db import Database
 from shopbridge.store.shops import ShopRepository
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    monkeypatch.setenv("SHOPBRIDGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SHOPBRIDGE_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    monkeypatch.delenv("SHOPBRIDGE_SECRET_KEY", raising=False)
-    monkeypatch.delenv(shop_cli.SECRET_ENV, raising=False)
-    database = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
-    database.upgrade()
-    return database
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    config = SandboxConfig(seed=3, listings=1, receipts=1, shops=1, qps_limit=1000)
-    with serve_in_thread(config) as handle:
-        yield handle
 
 
 def stored_secret(database: Database, name: str) -> str:

@@ -7,22 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_run import refused, run
 
-from shopbridge.cli.app import main
 from shopbridge.store.db import Database
 from shopbridge.store.models import Binding, Item, Shop, StockMove, Variant
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+def ledger(home: Database) -> Database:
     """A ledger with shop s1 and one listing of two variants, MUG-R and MUG-B."""
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    monkeypatch.setenv("SHOPBRIDGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SHOPBRIDGE_DATABASE_URL", url)
-    for name in ("SHOPBRIDGE_CONFIG", "SHOPBRIDGE_SECRET_KEY", "SHOPBRIDGE_ETSY_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    database = Database(url)
-    database.upgrade()
+    database = home
     with database.write() as session:
         shop = Shop(channel="etsy", name="s1", api_url="http://127.0.0.1:1", status="connected")
         item = Item(title="Mug")
@@ -44,28 +38,10 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
     return database
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def ok(capsys: pytest.CaptureFixture[str], *args: str) -> object:
     code, out, err = run(capsys, *args, "--json")
     assert code == 0, err
     return json.loads(out)
-
-
-def refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    code, out, err = run(capsys, *args)
-    assert code != 0, out
-    assert "Traceback" not in err + out
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def moves(ledger: Database) -> int:

@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import insert, select
 
 from shopbridge.store import dashboard, history, queries
+from shopbridge.store import errors as error_queue
 from shopbridge.store.db import Database
-from shopbridge.store.models import Customer, Item, SalesOrder, Shop
+from shopbridge.store.models import Customer, Item, SalesOrder, Shop, SyncError
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -84,3 +85,50 @@ def test_item_and_customer_pages_and_the_read_models(database: Database) -> None
         assert kept is not None and kept["payload"] == {"id": 2}
         assert dashboard.record_payload(session, run + 1, records[1]["id"]) is None
     assert [s["name"] for s in dashboard.shop_rows(database)] == ["a"]
+
+
+def _seed_errors(database: Database, count: int) -> None:
+    """`count` queued failures over two shops: four share each first-seen moment (ties broken
+    by id), every fifth is dismissed, and ids do not follow first-seen order."""
+    with database.write() as session:
+        shops = [Shop(channel="etsy", name=name, api_url="http://127.0.0.1:1",
+                      status="connected") for name in ("a", "b")]
+        session.add_all(shops)
+        session.flush()
+        session.execute(insert(SyncError), [
+            {"shop_id": shops[n % 2].id, "entity": "receipt", "external_id": str(n),
+             "status": "dismissed" if n % 5 == 0 else "open", "error": f"boom {n}",
+             "attempts": 1, "first_seen": START + timedelta(seconds=(count - n) // 4),
+             "last_seen": START}
+            for n in range(count)
+        ])
+
+
+def _all_pages(database: Database, size: int, **where: object) -> list[tuple[str, int]]:
+    seen: list[tuple[str, int]] = []
+    after = None
+    with database.read() as session:
+        for _ in range(100):  # a page that never moves on fails, not hangs
+            rows = error_queue.list_errors(session, limit=size, after=after, **where)
+            assert len(rows) <= size
+            if not rows:
+                return seen
+            seen.extend((r["first_seen"], r["id"]) for r in rows)
+            after = (datetime.fromisoformat(rows[-1]["first_seen"]), rows[-1]["id"])
+    raise AssertionError("the pages never ended")
+
+
+def test_error_pages_cover_every_error_once_oldest_first(database: Database) -> None:
+    _seed_errors(database, 63)
+    with database.read() as session:
+        everything = [(r["first_seen"], r["id"]) for r in
+                      error_queue.list_errors(session, include_closed=True)]
+        open_ones = [(r["first_seen"], r["id"]) for r in error_queue.list_errors(session)]
+        of_a = [(r["first_seen"], r["id"]) for r in error_queue.list_errors(session, "a")]
+    assert len(everything) == 63 and len(open_ones) == 63 - 13
+    assert everything == sorted(everything) and everything[0][1] != 1  # ids out of date order
+    assert _all_pages(database, 10, include_closed=True) == everything
+    assert _all_pages(database, 10) == open_ones
+    assert _all_pages(database, 7, shop="a") == of_a and 0 < len(of_a) < len(open_ones)
+    # A page whose boundary falls inside a tie still goes on from the right row.
+    assert _all_pages(database, 3, include_closed=True) == everything

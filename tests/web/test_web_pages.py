@@ -374,6 +374,10 @@ def test_a_woocommerce_shop_by_its_keys(client: TestClient, database: Database) 
         wrong = post(client, "/shops/woocommerce", name="site", url="ftp://nowhere",
                      consumer_key="ck", consumer_secret="cs")
         assert wrong.status_code == 400 and "not an http(s) URL" in wrong.text
+        long = post(client, "/shops/woocommerce", name="site", url=woo.base_url,
+                    consumer_key="ck", consumer_secret="cs_" + "9" * 300)
+        assert long.status_code == 400 and "the consumer secret is too long" in long.text
+        assert "9" * 300 not in long.text
         added = post(client, "/shops/woocommerce", name="site", url=woo.base_url,
                      consumer_key=woo.consumer_key, consumer_secret=woo.consumer_secret,
                      warehouse="main")
@@ -393,3 +397,81 @@ def test_a_woocommerce_shop_by_its_keys(client: TestClient, database: Database) 
         assert done["summary"]["created"] == 70
     orders = client.get("/orders?shop=site").text
     assert len(re.findall(r'href="/orders/site/', orders)) == 50
+
+
+def test_the_errors_list_pages_by_key_on_the_page_and_in_the_api(
+    client: TestClient, database: Database
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from shopbridge.store.models import Shop, SyncError
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    with database.write() as session:
+        shop = Shop(channel="etsy", name=SHOP, api_url="http://127.0.0.1:1", status="connected")
+        session.add(shop)
+        session.flush()
+        # 123 open errors, more than two pages; three share each first-seen second.
+        session.execute(insert(SyncError), [
+            {"shop_id": shop.id, "entity": "receipt", "external_id": str(5000 + n),
+             "status": "open", "error": f"boom {n}", "attempts": 1,
+             "first_seen": start + timedelta(seconds=n // 3), "last_seen": start}
+            for n in range(123)
+        ])
+    # The page: 50 rows and a next-page link that keeps the filter; the link's page goes on.
+    seen: list[str] = []
+    url = f"/errors?shop={SHOP}"
+    for _ in range(10):
+        text = client.get(url).text
+        rows = re.findall(r'name="ids" value="\d+".*?receipt (\d+)</td>', text)
+        assert len(rows) <= 50
+        seen.extend(rows)
+        found = re.search(r'<a href="\?([^"]+)" rel="next">', text)
+        if found is None:
+            break
+        assert f"shop={SHOP}" in found.group(1).replace("&amp;", "&")
+        url = "/errors?" + found.group(1).replace("&amp;", "&")
+    assert seen == [str(5000 + n) for n in range(123)]
+    # An htmx request for the results (the filter form, a later page) gets them alone.
+    alone = client.get(url, headers={"hx-request": "true", "hx-target": "results"}).text
+    assert "<html" not in alone and "receipt 5122" in alone and "receipt 5000" not in alone
+    # Bulk dismiss acts on what was chosen on that later page, and on nothing else.
+    chosen = re.findall(r'name="ids" value="(\d+)"', alone)[:2]
+    came_from = re.search(r'name="back" value="([^"]*)"', alone).group(1).replace("&amp;", "&")
+    done = client.post("/errors/dismiss", data={"csrf": csrf(client, "/errors"), "ids": chosen,
+                                                "back": came_from}, follow_redirects=False)
+    # Back to the page it was done on: its filter and its place in the list.
+    assert done.status_code == 303 and done.headers["location"] == "/errors?" + came_from
+    assert f"shop={SHOP}" in came_from and "after=" in came_from
+    # Only the list's own parameters go back; anything else in `back` is dropped.
+    one = client.post(f"/errors/{chosen[0]}/dismiss", follow_redirects=False, data={
+        "csrf": csrf(client, "/errors"), "back": "next=https://evil.example/&shop=x"})
+    assert one.status_code == 303 and one.headers["location"] == "/errors?shop=x"
+    with database.read() as session:
+        dismissed = session.execute(
+            select(SyncError.id).where(SyncError.status == "dismissed")).scalars().all()
+    assert sorted(dismissed) == sorted(int(i) for i in chosen)
+    # The API: a bare list, oldest first; the next page in the Link header, to the end.
+    api_seen: list[str] = []
+    next_url: str | None = "/api/v1/errors?limit=20"
+    pages = 0
+    while next_url and pages < 20:
+        answer = client.get(next_url)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert isinstance(body, list) and len(body) <= 20
+        api_seen.extend(row["external_id"] for row in body)
+        link = answer.headers.get("link")
+        next_url = re.match(r'<([^>]+)>; rel="next"', link).group(1) if link else None
+        pages += 1
+    assert pages == 7
+    assert api_seen == [str(5000 + n) for n in range(123) if str(5000 + n) not in
+                        set(seen[100:102])]
+    everything = client.get("/api/v1/errors", params={"all": "true", "limit": 1000}).json()
+    assert len(everything) == 123 and "link" not in client.get(
+        "/api/v1/errors", params={"all": "true", "limit": 1000}).headers
+    assert client.get("/api/v1/errors", params={"after": "nonsense"}).status_code == 400
+    assert client.get("/api/v1/errors", params={"limit": 0}).status_code == 422
+    assert client.get("/errors?after=nonsense").status_code == 400
