@@ -38,6 +38,9 @@ from shopbridge.store.repos import Outcome
 LISTING = "listing"
 VARIANT = "variant"
 INITIAL_IMPORT = "initial import"
+# The flag of a variant an order line created (a product the catalog had not listed): it is in
+# the unmatched queue until a catalog import lists that variant, or a person links or keeps it.
+FROM_ORDER = "created from an order: not in the catalog (yet)"
 MAX_TITLE = 1000
 MAX_NAME = 255
 
@@ -186,7 +189,11 @@ def _plan_variants(
     )
     for plan in flat:
         plan.variant_id = next((bound[key][0] for key in plan.keys if key in bound), None)
-        plan.flags = {key: bound[key][1].get("unmatched") for key in plan.keys if key in bound}
+        plan.flags = {
+            key: flag if (flag := bound[key][1].get("unmatched")) != FROM_ORDER else None
+            for key in plan.keys
+            if key in bound
+        }
     unique_skus = {
         plan.record.sku for plan in flat if plan.variant_id is None and len(plan.keys) == 2
     }

@@ -28,7 +28,7 @@ from shopbridge.domain.records import Order, OrderFilter, OrderLine, OrderStatus
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.store import bindings, stock
 from shopbridge.store.bindings import BindingRow
-from shopbridge.store.catalog import LISTING, VARIANT, signature_key, sku_key
+from shopbridge.store.catalog import FROM_ORDER, LISTING, VARIANT, signature_key, sku_key
 from shopbridge.store.models import (
     Address,
     Binding,
@@ -569,7 +569,8 @@ def _create_variant_for_line(
     )
     session.add(variant)
     session.flush()
-    remote = {"created_from_order": True, "listing_id": line.listing_external_id}
+    remote = {"created_from_order": True, "listing_id": line.listing_external_id,
+              "unmatched": FROM_ORDER}
     for key in _line_keys(line):
         claimed = bindings.claim(session, target.shop_id, VARIANT, key)
         bindings.bind(session, claimed, variant.id, None, line.signature, remote)

@@ -24,7 +24,12 @@ from shopbridge.domain.records import (
     Variant,
     VariantOption,
 )
-from shopbridge.store.catalog import CatalogTarget, write_listing
+from shopbridge.store.catalog import (
+    FROM_ORDER,
+    CatalogTarget,
+    unmatched_variants,
+    write_listing,
+)
 from shopbridge.store.db import Database
 from shopbridge.store.models import Address as AddressRow
 from shopbridge.store.models import (
@@ -256,6 +261,10 @@ def test_unknown_products_are_created_flagged_and_filled_in_later(database, targ
     with database.read() as session:
         item = session.execute(select(Item)).scalar_one()
     assert item.flags == {"created_from_order": True}
+    # In the unmatched queue, with its reason, until the catalog lists it.
+    with database.read() as session:
+        queued = unmatched_variants(session, target.shop_id)
+    assert [row["reason"] for row in queued] == [FROM_ORDER]
     listing = Listing(
         external_id="555",
         title="Real title",
@@ -268,6 +277,7 @@ def test_unknown_products_are_created_flagged_and_filled_in_later(database, targ
     assert (count(database, Item), count(database, VariantRow)) == (1, 1)
     with database.read() as session:
         assert session.execute(select(Item.title)).scalar_one() == "Real title"
+        assert unmatched_variants(session, target.shop_id) == []  # the catalog knows it now
     assert count(database, Binding) >= 3
 
 
