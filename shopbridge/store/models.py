@@ -466,7 +466,12 @@ class SyncError(Base):
     """A record that failed and waits for a retry, a dismissal, or its dead letter."""
 
     __tablename__ = "sync_error"
-    __table_args__ = (UniqueConstraint("shop_id", "entity", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "entity", "external_id"),
+        # The overview counts each shop's open errors; the errors list pages by (first_seen, id).
+        Index("ix_sync_error_status_shop", "status", "shop_id"),
+        Index("ix_sync_error_status_seen", "status", "first_seen", "id"),
+    )
     id: Mapped[int] = _id()
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     entity: Mapped[str] = mapped_column(String(32))
