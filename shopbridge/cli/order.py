@@ -25,7 +25,7 @@ def _connections(ctx: typer.Context) -> ShopConnections:
 @app.command("status")
 def status(
     ctx: typer.Context,
-    shop: str = typer.Argument(..., metavar="SHOP"),
+    shop: str = typer.Argument(..., metavar="SHOP", help="The WooCommerce shop's name."),
     order: str = typer.Argument(..., metavar="ORDER", help="The order's number on the site."),
     new_status: str = typer.Argument(..., metavar="STATUS", help="e.g. completed, cancelled."),
     as_json: bool = JSON,
@@ -47,11 +47,13 @@ def _line(text: str) -> tuple[str, int]:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    shop: str = typer.Option(..., "--shop", metavar="NAME"),
+    shop: str = typer.Option(..., "--shop", metavar="NAME", help="The WooCommerce shop's name."),
     email: str = typer.Option(..., "--email", help="The buyer's email."),
     line: list[str] = typer.Option(..., "--line", help="SKU:QTY (repeatable)."),
-    shipping_name: str | None = typer.Option(None, "--shipping-name"),
-    shipping_address: str | None = typer.Option(None, "--shipping-address"),
+    shipping_name: str | None = typer.Option(
+        None, "--shipping-name", help="Who receives the parcel (first and last name)."),
+    shipping_address: str | None = typer.Option(
+        None, "--shipping-address", help="The street line of the shipping address."),
     as_json: bool = JSON,
 ) -> None:
     """Create an order taken outside the site (paid) on the site and in the ledger."""

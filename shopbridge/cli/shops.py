@@ -34,6 +34,7 @@ add_app = typer.Typer(help="Register a shop.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
+SHOP_NAME = typer.Argument(..., metavar="NAME", help="The shop's name (`shopbridge shop list`).")
 SECRET_ENV = "SHOPBRIDGE_ETSY_SHARED_SECRET"  # noqa: S105 (a variable's name)
 SHARED_SECRET = typer.Option(
     None,
@@ -239,7 +240,7 @@ def add_woocommerce(
 @app.command("credentials")
 def credentials(
     ctx: typer.Context,
-    name: str,
+    name: str = SHOP_NAME,
     shared_secret: str | None = SHARED_SECRET,
     shared_secret_stdin: bool = SHARED_SECRET_STDIN,
     keystring: str | None = typer.Option(
@@ -287,7 +288,7 @@ def list_shops(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
+def show(ctx: typer.Context, name: str = SHOP_NAME, as_json: bool = JSON) -> None:
     """One shop: status and why, Etsy ids, API URL, its webhooks: deliveries accepted,
     refused by reason, the last received (never a secret)."""
     from shopbridge.store import webhooks
@@ -301,7 +302,7 @@ def show(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
 @app.command("settings")
 def settings(
     ctx: typer.Context,
-    name: str,
+    name: str = SHOP_NAME,
     import_orders: OrderFilter | None = typer.Option(
         None,
         "--import-orders",
@@ -390,13 +391,13 @@ def settings(
 
 
 @app.command("disable")
-def disable(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
+def disable(ctx: typer.Context, name: str = SHOP_NAME, as_json: bool = JSON) -> None:
     """Pause a shop: no job calls its API until it is enabled."""
     emit_object(_row(_service(ctx).set_enabled(name, False)), f"Shop {name}", as_json)
 
 
 @app.command("enable")
-def enable(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
+def enable(ctx: typer.Context, name: str = SHOP_NAME, as_json: bool = JSON) -> None:
     """Resume a disabled shop."""
     emit_object(_row(_service(ctx).set_enabled(name, True)), f"Shop {name}", as_json)
 
@@ -404,7 +405,7 @@ def enable(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    name: str,
+    name: str = SHOP_NAME,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = JSON,
 ) -> None:
@@ -433,7 +434,7 @@ TIMEOUT = typer.Option(300.0, "--timeout", help="Seconds to wait for the owner."
 @app.command("connect")
 def connect(
     ctx: typer.Context,
-    name: str,
+    name: str = SHOP_NAME,
     port: int = PORT,
     no_browser: bool = NO_BROWSER,
     timeout: float = TIMEOUT,
@@ -454,7 +455,7 @@ def connect(
 @app.command("reauth")
 def reauth(
     ctx: typer.Context,
-    name: str,
+    name: str = SHOP_NAME,
     port: int = PORT,
     no_browser: bool = NO_BROWSER,
     timeout: float = TIMEOUT,
