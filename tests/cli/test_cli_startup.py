@@ -105,19 +105,3 @@ def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "No such command" in result.output
 
-
-def test_every_argument_and_option_of_every_command_says_what_it_is() -> None:
-    """`shopbridge X --help` explains each NAME, ID or FILE it asks for (issue 18 point 7)."""
-    def walk(command: typer.core.TyperCommand, path: str) -> list[str]:
-        missing = [
-            f"{path} {param.name}"
-            for param in command.params
-            if not getattr(param, "hidden", False) and not (getattr(param, "help", None) or "")
-        ]
-        if isinstance(command, typer.core.TyperGroup):
-            for name, sub in command.commands.items():
-                missing += walk(sub, f"{path} {name}")
-        return missing
-
-    missing = [line for name in COMMANDS for line in walk(load_command(name), name)]
-    assert missing == []
