@@ -8,8 +8,9 @@ order rate (issue 17 point 3).
   spending about the same calls over the day: its share of the key's budget.
 - Webhooks: while a shop's webhooks are healthy (a delivery accepted in the last
   `HEALTHY_FOR`, and the last `HEALTHY_IDLE_POLLS` orders polls found nothing new, i.e. nothing
-  the webhooks had not already brought), its polls are only the safety net: its rate counts `HEALTHY_RATE` as much and
-  it is never polled faster than `HEALTHY_STRETCH` times its interval. The first poll that finds
+  the webhooks had not already brought), its polls are only the safety net: its rate counts
+  `HEALTHY_RATE` as much and it is never polled faster than `HEALTHY_STRETCH` times its
+  interval. The first poll that finds
   an order the webhooks missed ends that (its run is not idle), and the shop is polled at its
   normal pace again: a lost webhook costs freshness, never an order.
 
