@@ -7,9 +7,10 @@ order rate (issue 17 point 3).
   divided by it, so the shop is polled more often in its busy hours and less at night while
   spending about the same calls over the day: its share of the key's budget.
 - Webhooks: while a shop's webhooks are healthy (a delivery accepted in the last
-  `HEALTHY_FOR`, and the last orders poll found nothing new, i.e. nothing the webhooks had not
-  already brought), its polls are only the safety net: its rate counts `HEALTHY_RATE` as much and
-  it is never polled faster than `HEALTHY_STRETCH` times its interval. The first poll that finds
+  `HEALTHY_FOR`, and the last `HEALTHY_IDLE_POLLS` orders polls found nothing new, i.e. nothing
+  the webhooks had not already brought), its polls are only the safety net: its rate counts
+  `HEALTHY_RATE` as much and it is never polled faster than `HEALTHY_STRETCH` times its
+  interval. The first poll that finds
   an order the webhooks missed ends that (its run is not idle), and the shop is polled at its
   normal pace again: a lost webhook costs freshness, never an order.
 
@@ -39,6 +40,7 @@ REFRESH = timedelta(minutes=15)
 MIN_PROFILE_ORDERS = 48  # fewer orders than this in four weeks: no time-of-day weighting
 FACTOR_RANGE = (0.25, 4.0)
 HEALTHY_FOR = timedelta(hours=2)
+HEALTHY_IDLE_POLLS = 3  # polls in a row that found nothing the webhooks had not brought
 HEALTHY_RATE = 1 / 16  # sqrt rule: a quarter of the polls
 HEALTHY_STRETCH = 6.0
 
@@ -109,7 +111,7 @@ def shop_activity(
             seen is not None
             and now - seen <= HEALTHY_FOR
             and row is not None
-            and row.idle_runs >= 1
+            and row.idle_runs >= HEALTHY_IDLE_POLLS
         )
         out[shop_id] = ShopActivity(factor, healthy)
     return out

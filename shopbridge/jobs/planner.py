@@ -50,7 +50,11 @@ def effective_intervals(
     to each shop's hour of day and slow down while its webhooks are healthy (jobs/adaptive)."""
     defaults = default_intervals(settings)
     rows = schedules.rows(database)
-    active = adaptive.shop_activity(database, rows, now or utcnow())
+    now = now or utcnow()
+    active = adaptive.shop_activity(database, rows, now)
+    # The webhook fetches of the last day come out of the key's budget before the polls share
+    # it (at most the webhooks' own share: the pacer holds them to it).
+    announced = webhooks.recent_counts(database, now - timedelta(days=1))
     quiet = adaptive.ShopActivity()
     by_key: dict[str, list[schedules.ShopJobs]] = defaultdict(list)
     for shop in schedules.shops(database):
@@ -77,7 +81,9 @@ def effective_intervals(
             )
             for s in polled
         ]
-        result = plan(demands, fixed, budget, cap)
+        hooks = min(adaptive.HOOKS_SHARE * budget,
+                    float(sum(announced.get(s.id, 0) for s in shops)))
+        result = plan(demands, fixed, max(1, int(budget - hooks)), cap)
         for shop, interval, demand in zip(polled, result.orders_intervals, demands, strict=True):
             shape = active.get(shop.id, quiet)
             out[(shop.id, "orders")] = shape.at_this_hour(interval, demand.base, cap)

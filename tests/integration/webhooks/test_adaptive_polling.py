@@ -47,7 +47,7 @@ async def test_polls_slow_while_webhooks_are_healthy_and_a_lost_one_costs_no_ord
     normal = orders_interval(hooks)
     assert normal == hooks.settings.schedule_orders_minutes * 60
 
-    # Webhooks arrive and deliver the orders; the next poll finds nothing new: healthy.
+    # Webhooks arrive and deliver the orders; three polls in a row find nothing new: healthy.
     sender = world.webhooks
     sender.transport = httpx.ASGITransport(app=hooks.app)
     sender.configure("http://hub/hooks/etsy/crafts", SECRET, shop)
@@ -55,9 +55,11 @@ async def test_polls_slow_while_webhooks_are_healthy_and_a_lost_one_costs_no_ord
     assert await sender.pump() == 1
     await tasks.run_job(rt, hooks.shop_id, "crafts", "webhooks", "webhook")
     assert hooks.order(first.receipt_id) is not None
-    world.advance(1)
-    summary = await tasks.run_job(rt, hooks.shop_id, "crafts", "orders", "schedule")
-    assert summary is not None and summary.counts.created == 0
+    for polls in range(1, adaptive.HEALTHY_IDLE_POLLS + 1):
+        assert orders_interval(hooks) == normal  # not yet
+        world.advance(1)
+        summary = await tasks.run_job(rt, hooks.shop_id, "crafts", "orders", "schedule")
+        assert summary is not None and summary.counts.created == 0, polls
     slow = orders_interval(hooks)
     assert slow == normal * adaptive.HEALTHY_STRETCH
 
@@ -74,10 +76,11 @@ async def test_polls_slow_while_webhooks_are_healthy_and_a_lost_one_costs_no_ord
     # That poll found what the webhooks missed: back to the normal pace at once.
     assert orders_interval(hooks) == normal
 
-    # Healthy again only after a poll finds nothing new and a delivery came recently; webhooks
+    # Healthy again only after polls find nothing new and a delivery came recently; webhooks
     # that stopped long ago do not count.
-    world.advance(1)
-    await tasks.run_job(rt, hooks.shop_id, "crafts", "orders", "schedule")
+    for _ in range(adaptive.HEALTHY_IDLE_POLLS):
+        world.advance(1)
+        await tasks.run_job(rt, hooks.shop_id, "crafts", "orders", "schedule")
     assert orders_interval(hooks) == slow
     world.advance(adaptive.HEALTHY_FOR.total_seconds() + 1)
     assert orders_interval(hooks) == normal
