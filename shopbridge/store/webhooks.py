@@ -166,7 +166,33 @@ def accept(
 ) -> bool:
     """Queue an accepted delivery; False when this webhook-id was seen before (nothing is
     queued: the duplicate is only counted). The row and its count commit together."""
-    now = now or utcnow()
+    return _insert(database, shop_id, webhook_id, event_type, receipt_id, PENDING, now or utcnow())
+
+
+def remember(
+    database: Database,
+    shop_id: int,
+    webhook_id: str,
+    event_type: str,
+    resource_id: str | None,
+    now: datetime | None = None,
+) -> bool:
+    """Record a delivery its receiver handles itself (WooCommerce's: the targeted pull runs
+    in the receiving process), only so that a replay to any process sharing this database is
+    recognised; False when this delivery id was seen before for the shop. The row is done at
+    once: it is never queued for the webhook job, and `prune` forgets it like any other."""
+    return _insert(database, shop_id, webhook_id, event_type, resource_id, DONE, now or utcnow())
+
+
+def _insert(
+    database: Database,
+    shop_id: int,
+    webhook_id: str,
+    event_type: str,
+    receipt_id: str | None,
+    status: str,
+    now: datetime,
+) -> bool:
     with database.write() as session:
         result = session.execute(
             insert_for(session, WebhookDelivery)
@@ -175,8 +201,9 @@ def accept(
                 webhook_id=webhook_id,
                 event_type=event_type,
                 receipt_id=receipt_id,
-                status=PENDING,
+                status=status,
                 received_at=now,
+                done_at=now if status == DONE else None,
             )
             .on_conflict_do_nothing(index_elements=["shop_id", "webhook_id"])
             .returning(WebhookDelivery.id)

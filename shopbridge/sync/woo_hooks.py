@@ -10,6 +10,7 @@ order.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from urllib.parse import quote
 from shopbridge.channels.registry import adapter_for
 from shopbridge.channels.woocommerce.webhooks import TOPICS
 from shopbridge.errors import GoneError, ShopbridgeError
+from shopbridge.store import webhooks
 from shopbridge.store.orders import RECEIPT
 from shopbridge.store.orders import write_orders as store_orders
 from shopbridge.store.targets import order_target
@@ -117,6 +119,12 @@ def _row(hook: dict[str, Any]) -> dict[str, Any]:
 
 def secret_of(connections: ShopConnections, name: str) -> str | None:
     """The shop's webhook secret, or None for an unknown shop, another channel, or none set."""
+    found = hook_shop(connections, name)
+    return found[1] if found else None
+
+
+def hook_shop(connections: ShopConnections, name: str) -> tuple[int, str] | None:
+    """(shop id, webhook secret), or None for an unknown shop, another channel, or no secret."""
     try:
         shop = connections.shops.get(name)
     except ShopbridgeError:
@@ -124,7 +132,35 @@ def secret_of(connections: ShopConnections, name: str) -> str | None:
     if shop.channel != "woocommerce":
         return None
     value = connections.shops.credentials(shop.id).get(SECRET_KEY)
-    return str(value) if value else None
+    return (shop.id, str(value)) if value else None
+
+
+def first_delivery(
+    connections: ShopConnections,
+    shop_id: int,
+    delivery_id: str,
+    topic: str,
+    resource_id: str | None,
+) -> bool:
+    """True the first time the shop's delivery id arrives, False on a replay: the ids are kept
+    in the store's webhook_delivery table (UNIQUE per shop and id, the Etsy receiver's), so a
+    replay to another process or after a restart is recognised too, and of two copies arriving
+    at once exactly one is first. Kept `webhooks.DEDUPE_DAYS` days (pruned with Etsy's)."""
+    return webhooks.remember(
+        connections.database,
+        shop_id,
+        _fit(delivery_id, 255),
+        _fit(topic or "unknown", 64),
+        _fit(resource_id, 64) if resource_id else None,
+    )
+
+
+def _fit(value: str, size: int) -> str:
+    """Within the column: a longer value is replaced by its digest (never truncated into a
+    collision with another id)."""
+    if len(value) <= size:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[: size - 7]
 
 
 async def pull_order(connections: ShopConnections, name: str, external_id: str) -> RunSummary:

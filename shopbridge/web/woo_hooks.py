@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter
@@ -24,14 +23,12 @@ from shopbridge.sync import woo_hooks as hooks
 from shopbridge.sync.connection import ShopConnections
 
 log = logging.getLogger("shopbridge.hooks")
-SEEN = 10_000  # delivery ids remembered per process
 OPEN_PATHS = ("/hooks/",)
 
 
 class Receiver:
     def __init__(self, connections: ShopConnections) -> None:
         self.connections = connections
-        self.seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.pulled: list[tuple[str, str]] = []  # (shop, order id), for tests and logs
 
@@ -44,29 +41,36 @@ class Receiver:
 
     async def receive(self, shop: str, request: Request) -> JSONResponse:
         body = await request.body()
-        secret = await asyncio.to_thread(hooks.secret_of, self.connections, shop)
-        if secret is None:
+        found = await asyncio.to_thread(hooks.hook_shop, self.connections, shop)
+        if found is None:
             return JSONResponse({"detail": f"no WooCommerce webhooks for shop {shop!r}"}, 404)
+        shop_id, secret = found
         signature = request.headers.get("x-wc-webhook-signature")
         if signature is None and is_ping(body):
             return JSONResponse({"ok": True, "ping": True})
         if not verify(secret, body, signature):
             log.warning("webhook for %s refused: bad or missing signature", shop)
             return JSONResponse({"detail": "invalid signature"}, 401)
-        delivery = request.headers.get("x-wc-webhook-delivery-id") or ""
-        key = (shop, delivery)
-        if delivery and key in self.seen:
-            return JSONResponse({"ok": True, "duplicate": True})
-        if delivery:
-            self.seen[key] = None
-            while len(self.seen) > SEEN:
-                self.seen.popitem(last=False)
         try:
             payload = json.loads(body)
         except ValueError:
             return JSONResponse({"detail": "the body is not JSON"}, 400)
         resource = request.headers.get("x-wc-webhook-resource", "")
         resource_id = payload.get("id") if isinstance(payload, dict) else None
+        delivery = request.headers.get("x-wc-webhook-delivery-id") or ""
+        if delivery:
+            # Durable and shared: a replay to another process (or after a restart) is caught.
+            topic = request.headers.get("x-wc-webhook-topic") or resource or "unknown"
+            first = await asyncio.to_thread(
+                hooks.first_delivery,
+                self.connections,
+                shop_id,
+                delivery,
+                topic,
+                None if resource_id is None else str(resource_id),
+            )
+            if not first:
+                return JSONResponse({"ok": True, "duplicate": True})
         if resource == "order" and isinstance(resource_id, int):
             task = asyncio.create_task(self._pull(shop, str(resource_id)))
             self.tasks.add(task)

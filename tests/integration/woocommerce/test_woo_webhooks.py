@@ -142,3 +142,92 @@ async def test_register_receive_pull_and_refuse(database: Database, tmp_path: Pa
         assert len(removed) == 4 and await hooks.listed(woo.connections, SHOP) == []
     finally:
         served.stop()
+
+
+def _signed(secret: str, body: bytes, delivery: str) -> dict[str, str]:
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    return {
+        "x-wc-webhook-signature": signature.decode(),
+        "x-wc-webhook-resource": "order",
+        "x-wc-webhook-topic": "order.updated",
+        "x-wc-webhook-delivery-id": delivery,
+        "content-type": "application/json",
+    }
+
+
+async def test_a_replay_to_another_instance_is_acknowledged_and_ignored(
+    database: Database,
+) -> None:
+    """Delivery ids are durable and shared: a second app instance (its own Database engine,
+    connections and receiver, i.e. another process's state) over the same database answers a
+    replay as a duplicate and pulls nothing; a new id still gets its pull."""
+    from fastapi import FastAPI
+
+    from shopbridge.store import webhooks
+    from shopbridge.store.models import WebhookDelivery
+    from shopbridge.sync.connection import ShopConnections
+
+    woo = await build(database, make_config(orders=5))
+    await asyncio.to_thread(
+        woo.connections.shops.rotate_credentials,
+        woo.connections.shops.get(SHOP).id,
+        lambda current: {**current, hooks.SECRET_KEY: "s3cret-of-shopbridge"},
+    )
+    order = woo.world.create_orders(1, status="processing")[0]
+    body = json.dumps({"id": order.id}).encode()
+    url = f"http://hooks/hooks/woocommerce/{SHOP}"
+
+    def instance(connections: ShopConnections) -> tuple[Receiver, httpx.AsyncClient]:
+        receiver = Receiver(connections)
+        app = FastAPI()
+        app.include_router(receiver.router())
+        return receiver, httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+
+    other_db = Database(database.url)  # another engine, as another process would open
+    other = ShopConnections(
+        other_db, woo.connections.shops.vault, transport=woo.transport, retry=woo.connections.retry,
+        per_second=10_000, per_day=10_000_000, clock=woo.connections.clock,
+    )
+    first_receiver, first_http = instance(woo.connections)
+    second_receiver, second_http = instance(other)
+    try:
+        first = await first_http.post(url, content=body, headers=_signed(
+            "s3cret-of-shopbridge", body, "d-1"))
+        assert first.json() == {"ok": True}
+        await _until(lambda: (SHOP, str(order.id)) in first_receiver.pulled)
+
+        replay = await second_http.post(url, content=body, headers=_signed(
+            "s3cret-of-shopbridge", body, "d-1"))
+        assert replay.status_code == 200 and replay.json() == {"ok": True, "duplicate": True}
+        assert not second_receiver.tasks and second_receiver.pulled == []
+
+        # The same copy sent to both instances at once: exactly one is first.
+        both = await asyncio.gather(
+            first_http.post(url, content=body, headers=_signed(
+                "s3cret-of-shopbridge", body, "d-2")),
+            second_http.post(url, content=body, headers=_signed(
+                "s3cret-of-shopbridge", body, "d-2")),
+        )
+        assert sorted(r.json().get("duplicate", False) for r in both) == [False, True]
+        fresh = await second_http.post(url, content=body, headers=_signed(
+            "s3cret-of-shopbridge", body, "d-3"))
+        assert fresh.json() == {"ok": True}
+        await _until(lambda: (SHOP, str(order.id)) in second_receiver.pulled)
+        for receiver in (first_receiver, second_receiver):
+            await asyncio.gather(*receiver.tasks)
+    finally:
+        await first_http.aclose()
+        await second_http.aclose()
+        other_db.dispose()
+    shop_id = woo.connections.shops.get(SHOP).id
+    with database.read() as session:
+        rows = session.execute(
+            select(WebhookDelivery.webhook_id, WebhookDelivery.status)
+            .where(WebhookDelivery.shop_id == shop_id)
+            .order_by(WebhookDelivery.webhook_id)
+        ).all()
+    assert [tuple(r) for r in rows] == [("d-1", "done"), ("d-2", "done"), ("d-3", "done")]
+    # Never queued for Etsy's webhook job; counted like Etsy's.
+    assert webhooks.shops_with_pending(database) == []
+    counts = webhooks.stats(database, shop_id).counts
+    assert counts == {"accepted": 3, "duplicate": 2}
