@@ -71,9 +71,27 @@ def router(
     tolerance: int = etsy_hooks.TOLERANCE_SECONDS,
     clock: Callable[[], float] = time.time,
     on_accepted: Callable[[int], None] | None = None,
+    cache_seconds: float = 2.0,
 ) -> APIRouter:
-    """`on_accepted(shop_id)` is told of every queued delivery (serve wakes its scheduler)."""
+    """`on_accepted(shop_id)` is told of every queued delivery (serve wakes its scheduler).
+    A shop and its secrets are looked up at most every `cache_seconds` per name (a burst does
+    not read and decrypt them for every delivery); a new or cleared secret counts within that."""
     hooks = APIRouter()
+    cache: dict[str, tuple[float, webhooks.HookShop | None]] = {}
+
+    async def lookup(shop: str) -> webhooks.HookShop | None:
+        now = time.monotonic()
+        hit = cache.get(shop)
+        if hit is not None and now - hit[0] < cache_seconds:
+            return hit[1]
+        found = await asyncio.to_thread(webhooks.hook_shop, database, vault, "etsy", shop)
+        for secret in found.secrets if found else ():
+            register_secret(secret, secret.removeprefix(etsy_hooks.PREFIX))
+        if cache_seconds > 0:
+            if len(cache) > 10_000:  # names that are not shops must not grow it without end
+                cache.clear()
+            cache[shop] = (now, found)
+        return found
 
     async def refused(shop_id: int | None, exc: WebhookRefused) -> Response:
         await asyncio.to_thread(webhooks.refuse, database, shop_id, exc.reason)
@@ -93,11 +111,9 @@ def router(
                 "oversized", f"the body is larger than {max_body} bytes"))
             response.headers["connection"] = "close"  # the rest is not read
             return response
-        target = await asyncio.to_thread(webhooks.hook_shop, database, vault, "etsy", shop)
+        target = await lookup(shop)
         if target is None:
             return await refused(None, WebhookRefused("unknown_shop", "no such shop"))
-        for secret in target.secrets:
-            register_secret(secret, secret.removeprefix(etsy_hooks.PREFIX))
         headers = request.headers
         try:
             etsy_hooks.verify(target.secrets, headers.get("webhook-id"),

@@ -123,7 +123,7 @@ async def make_hooks(database: Database, tmp_path: Path, **config: Any) -> Hooks
     world = harness.world
     settings = Settings(home=tmp_path, secret_key=Fernet.generate_key().decode())
     receiver = router(database, vault, max_body=MAX_BODY, clock=lambda: float(world.now()),
-                      on_accepted=accepted.append)
+                      on_accepted=accepted.append, cache_seconds=0)
     app = create_app(settings, database, secret="test-session-secret", routers=[receiver],
                      open_to_all=[PREFIX])
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
