@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from shopbridge.domain.records import Listing, Order
-from shopbridge.errors import RetryableError
+from shopbridge.errors import RetryableError, ShopbridgeError
 
 Raw = dict[str, Any]
 
@@ -155,6 +155,22 @@ class Carrier:
 
     name: str
     carrier_id: str | None = None
+
+
+@runtime_checkable
+class BatchStockWriter(Protocol):
+    """Optional, beside ChannelWriter: a writer whose API batches stock writes ACROSS listings
+    (WooCommerce's products/batch) offers this, and the push engine then writes a page of
+    listings with one `push_stock_many` instead of one `push_stock` each. A writer without it
+    (Etsy: one inventory PUT per listing) is driven exactly as before."""
+
+    async def push_stock_many(
+        self, items: Sequence[tuple[Raw, Mapping[str, int]]]
+    ) -> list[StockPush | ShopbridgeError]:
+        """`push_stock` for each (listing, quantities), in as few calls as the API allows: one
+        result per item, in order, the StockPush or the error that is that listing's alone
+        (what `push_stock` would have raised for it)."""
+        ...
 
 
 class ChannelWriter(Protocol):
