@@ -157,6 +157,16 @@ class Carrier:
     carrier_id: str | None = None
 
 
+@dataclass(frozen=True)
+class ShipState:
+    """An order's shipping as the channel holds it, read from its raw record with no call:
+    shipped, cancelled, and the (carrier, tracking code) pairs the channel lists."""
+
+    shipped: bool
+    canceled: bool
+    shipments: tuple[tuple[str | None, str], ...] = ()
+
+
 @runtime_checkable
 class BatchStockWriter(Protocol):
     """Optional, beside ChannelWriter: a writer whose API batches stock writes ACROSS listings

@@ -32,6 +32,7 @@ from shopbridge.channels.base import (
     Carrier,
     ListingStock,
     Raw,
+    ShipState,
     StockOutcome,
     StockPush,
     UncertainWriteError,
@@ -44,6 +45,7 @@ from shopbridge.errors import FatalError, GoneError, RecordError, ShopbridgeErro
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 OPEN_STATUSES = ("pending", "processing", "on-hold")
+CANCELED_STATUSES = ("cancelled", "failed", "trash")  # as mapping.map_order: is_canceled
 SECOND = timedelta(seconds=1)
 
 
@@ -365,6 +367,18 @@ class WooAdapter:
             if not any(n.get("note") == text for n in notes):
                 await self.client.add_order_note(order_id, text)
         return updated
+
+    def ship_state(self, raw: Mapping[str, Any]) -> ShipState:
+        """WooCommerce has no shipped flag: an order is shipped once completed (on the site, by
+        hand, with or without a tracking code), cancelled when cancelled, failed or trashed;
+        its tracking codes are those shopbridge recorded in the order's meta."""
+        status = mapping.text(raw.get("status")).lower()
+        codes = tuple(
+            (mapping.text(s.get("carrier")) or None, mapping.text(s.get("tracking_code")))
+            for s in tracking_of(raw)
+            if mapping.text(s.get("tracking_code"))
+        )
+        return ShipState(status == "completed", status in CANCELED_STATUSES, codes)
 
     async def set_order_status(self, order_id: str, status: str) -> Raw:
         return await self.client.update_order(order_id, {"status": status})
