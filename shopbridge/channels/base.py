@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from shopbridge.domain.records import Listing, Order
-from shopbridge.errors import RetryableError
+from shopbridge.errors import RetryableError, ShopbridgeError
 
 Raw = dict[str, Any]
 
@@ -155,6 +155,32 @@ class Carrier:
 
     name: str
     carrier_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ShipState:
+    """An order's shipping as the channel holds it, read from its raw record with no call:
+    shipped, cancelled, and the (carrier, tracking code) pairs the channel lists."""
+
+    shipped: bool
+    canceled: bool
+    shipments: tuple[tuple[str | None, str], ...] = ()
+
+
+@runtime_checkable
+class BatchStockWriter(Protocol):
+    """Optional, beside ChannelWriter: a writer whose API batches stock writes ACROSS listings
+    (WooCommerce's products/batch) offers this, and the push engine then writes a page of
+    listings with one `push_stock_many` instead of one `push_stock` each. A writer without it
+    (Etsy: one inventory PUT per listing) is driven exactly as before."""
+
+    async def push_stock_many(
+        self, items: Sequence[tuple[Raw, Mapping[str, int]]]
+    ) -> list[StockPush | ShopbridgeError]:
+        """`push_stock` for each (listing, quantities), in as few calls as the API allows: one
+        result per item, in order, the StockPush or the error that is that listing's alone
+        (what `push_stock` would have raised for it)."""
+        ...
 
 
 class ChannelWriter(Protocol):

@@ -180,8 +180,12 @@ def remember(
     """Record a delivery its receiver handles itself (WooCommerce's: the targeted pull runs
     in the receiving process), only so that a replay to any process sharing this database is
     recognised; False when this delivery id was seen before for the shop. The row is done at
-    once: it is never queued for the webhook job, and `prune` forgets it like any other."""
-    return _insert(database, shop_id, webhook_id, event_type, resource_id, DONE, now or utcnow())
+    once: it is never queued for the webhook job, and `prune` forgets it like any other. Not
+    counted in `webhook_stat`: those counters drive Etsy's webhook health (polling slowed
+    while they arrive, the "webhooks stopped" alert, worded for Etsy's portal), which is not
+    decided for WooCommerce shops here."""
+    return _insert(database, shop_id, webhook_id, event_type, resource_id, DONE,
+                   now or utcnow(), count=False)
 
 
 def _insert(
@@ -192,6 +196,7 @@ def _insert(
     receipt_id: str | None,
     status: str,
     now: datetime,
+    count: bool = True,
 ) -> bool:
     with database.write() as session:
         result = session.execute(
@@ -209,7 +214,8 @@ def _insert(
             .returning(WebhookDelivery.id)
         )
         fresh = result.scalar_one_or_none() is not None
-        _count(session, shop_id, ACCEPTED if fresh else DUPLICATE, now)
+        if count:
+            _count(session, shop_id, ACCEPTED if fresh else DUPLICATE, now)
         return fresh
 
 

@@ -31,7 +31,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shopbridge.channels.base import ChannelWriter, ListingStock, Raw, StockPush, VariantStock
+from shopbridge.channels.base import (
+    BatchStockWriter,
+    ChannelWriter,
+    ListingStock,
+    Raw,
+    StockPush,
+    VariantStock,
+)
 from shopbridge.domain.timeutil import utcnow
 from shopbridge.errors import (
     AuthError,
@@ -267,6 +274,10 @@ class PushEngine:
                         else:
                             kept.append(d)
                     decisions = kept
+        # A writer that batches across listings (BatchStockWriter: WooCommerce) writes the
+        # page's stock in one go first; each listing's outcome is then settled as below, from
+        # its own result. Others (Etsy) write listing by listing in _apply.
+        written = await self._write_together(decisions, dry_run)
         # A few writes in flight (the rate limiter paces them): one at a time, a push would
         # wait out the latency of every write. Each listing's outcome still commits on its own.
         slots = asyncio.Semaphore(WRITES_IN_FLIGHT)
@@ -276,7 +287,7 @@ class PushEngine:
             async with slots:
                 if stopped:
                     return  # the run stops (a missing scope): the rest stays pending
-                error = await self._apply(decision, dry_run)
+                error = await self._apply(decision, dry_run, written.get(id(decision)))
                 if error is not None:
                     stopped.append(error)
 
@@ -329,7 +340,22 @@ class PushEngine:
                 why[variant.key] = capped[variant.key]
         return _Decision(target, raw, held, wanted, plan, needs_orders, why, offers)
 
-    async def _apply(self, d: _Decision, dry_run: bool) -> str | None:
+    async def _write_together(
+        self, decisions: list[_Decision], dry_run: bool
+    ) -> dict[int, StockPush | ShopbridgeError]:
+        """The stock writes of the page in one `push_stock_many` when the writer batches across
+        listings: id(decision) -> its result. Empty for any other writer and on a dry run."""
+        if dry_run or not isinstance(self.writer, BatchStockWriter):
+            return {}
+        chosen = [d for d in decisions if _writes_stock(d)]
+        if not chosen:
+            return {}
+        results = await self.writer.push_stock_many([(d.raw, d.wanted) for d in chosen])
+        return {id(d): result for d, result in zip(chosen, results, strict=True)}
+
+    async def _apply(
+        self, d: _Decision, dry_run: bool, written: StockPush | ShopbridgeError | None = None
+    ) -> str | None:
         target, held, plan = d.target, d.stock, d.plan
         listing = target.external_id
         state = held.state
@@ -389,7 +415,9 @@ class PushEngine:
             return None
         if plan.outcome == "updated":
             try:
-                put = await self.writer.push_stock(d.raw, d.wanted)
+                if isinstance(written, ShopbridgeError):
+                    raise written
+                put = written or await self.writer.push_stock(d.raw, d.wanted)
             except ShopbridgeError as exc:
                 return await self._write_failed(d, exc)
         activated = False
@@ -693,6 +721,12 @@ class PushEngine:
             if nothing and d.stock.state == "active":
                 why = "nothing to offer and the listing is on sale"
             self._line(listing, variant.sku, variant.key, variant.quantity, offer, why)
+
+
+def _writes_stock(d: _Decision) -> bool:
+    """Whether `_apply` writes the listing's quantities (push_stock): a change to send, on a
+    listing neither sold out nor left with nothing to offer."""
+    return d.plan.outcome == "updated" and d.stock.state != "sold_out"
 
 
 def _shared_caps(

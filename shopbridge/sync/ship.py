@@ -31,12 +31,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from shopbridge.channels.base import Raw, UncertainWriteError
+from shopbridge.channels.base import Raw, ShipState, UncertainWriteError
 from shopbridge.channels.registry import adapter_for, shipping_rules, writer_for
 from shopbridge.domain.money import Money, MoneyError
 from shopbridge.domain.records import Order
@@ -629,7 +629,7 @@ class ShipmentService:
             return await self._settle(store, recorder, target, plan, post, None, NOT_SENT,
                                       f"receipt {receipt}: not sent, reading it failed ({exc})")
         order, raw_for_ledger = _mapped(adapter, raw)
-        verdict = self._channel_verdict(plan, post, raw, label)
+        verdict = self._channel_verdict(plan, post, raw, label, adapter)
         if verdict is not None:
             outcome, message = verdict
             return await self._settle(store, recorder, target, plan, post, raw_for_ledger,
@@ -664,26 +664,26 @@ class ShipmentService:
                                   message, order=order, carrier_sent=carrier_sent)
 
     def _channel_verdict(
-        self, plan: _Plan, post: shipping.PostRow, raw: Raw, label: str
+        self, plan: _Plan, post: shipping.PostRow, raw: Raw, label: str, adapter: Any = None
     ) -> tuple[str, str] | None:
-        """What the order as the channel holds it now says about posting (None: post)."""
+        """What the order as the channel holds it now says about posting (None: post). The
+        channel's adapter reads shipped/cancelled/tracking from its own record (`ship_state`);
+        one without it is read as Etsy's receipts are."""
         receipt = plan.facts.receipt
         key = shipping.tracking_key(plan.tracking)
-        shipments = [s for s in raw.get("shipments") or [] if isinstance(s, dict)]
-        codes = {shipping.tracking_key(str(s.get("tracking_code") or "")) for s in shipments}
+        state = _ship_state(adapter, raw)
+        codes = {shipping.tracking_key(code) for _, code in state.shipments}
         if key and key in codes:
             return ON_CHANNEL, (
                 f"receipt {receipt}: {label} lists tracking {plan.tracking} already (a post "
                 "whose outcome was not recorded): not posted again")
-        if raw.get("is_shipped") and not key and post.attempts > 0:
+        if state.shipped and not key and post.attempts > 0:
             return ON_CHANNEL, f"receipt {receipt}: {label} shows it shipped already"
-        if str(raw.get("status") or "").lower() in ("canceled", "cancelled") or raw.get(
-                "is_canceled"):
+        if state.canceled:
             return REFUSED, f"receipt {receipt} is cancelled on {label}: there is nothing to ship"
-        if raw.get("is_shipped"):
+        if state.shipped:
             found = ", ".join(
-                f"{s.get('carrier_name') or '?'} {s.get('tracking_code')}" for s in shipments
-                if s.get("tracking_code")
+                f"{carrier or '?'} {code}" for carrier, code in state.shipments if code
             ) or "without tracking"
             return REFUSED, (
                 f"receipt {receipt} is already shipped on {label} ({found}): nothing posted")
@@ -806,6 +806,23 @@ def _write_order(
             session, recorder.shop_id, recorder.run_id, RECEIPT, order.external_id,
             f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}", raw,
         )
+
+
+def _ship_state(adapter: Any, raw: Raw) -> ShipState:
+    """The channel's reading of an order's shipping (its adapter's `ship_state`), else the
+    fields of an Etsy receipt (is_shipped, status, is_canceled, shipments[])."""
+    read = getattr(adapter, "ship_state", None)
+    if read is not None:
+        return cast(ShipState, read(raw))
+    shipments = [s for s in raw.get("shipments") or [] if isinstance(s, dict)]
+    status = str(raw.get("status") or "").lower()
+    return ShipState(
+        shipped=bool(raw.get("is_shipped")),
+        canceled=status in ("canceled", "cancelled") or bool(raw.get("is_canceled")),
+        shipments=tuple(
+            (s.get("carrier_name"), str(s.get("tracking_code") or "")) for s in shipments
+        ),
+    )
 
 
 def _mapped(adapter: Any, raw: Raw) -> tuple[Order | None, Raw]:

@@ -32,6 +32,7 @@ from shopbridge.channels.base import (
     Carrier,
     ListingStock,
     Raw,
+    ShipState,
     StockOutcome,
     StockPush,
     UncertainWriteError,
@@ -40,10 +41,11 @@ from shopbridge.channels.base import (
 from shopbridge.channels.woocommerce import mapping
 from shopbridge.channels.woocommerce.client import PAGE, Page, WooClient
 from shopbridge.domain.records import Listing, Order
-from shopbridge.errors import FatalError, GoneError, RecordError
+from shopbridge.errors import FatalError, GoneError, RecordError, ShopbridgeError
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 OPEN_STATUSES = ("pending", "processing", "on-hold")
+CANCELED_STATUSES = ("cancelled", "failed", "trash")  # as mapping.map_order: is_canceled
 SECOND = timedelta(seconds=1)
 
 
@@ -366,6 +368,18 @@ class WooAdapter:
                 await self.client.add_order_note(order_id, text)
         return updated
 
+    def ship_state(self, raw: Mapping[str, Any]) -> ShipState:
+        """WooCommerce has no shipped flag: an order is shipped once completed (on the site, by
+        hand, with or without a tracking code), cancelled when cancelled, failed or trashed;
+        its tracking codes are those shopbridge recorded in the order's meta."""
+        status = mapping.text(raw.get("status")).lower()
+        codes = tuple(
+            (mapping.text(s.get("carrier")) or None, mapping.text(s.get("tracking_code")))
+            for s in tracking_of(raw)
+            if mapping.text(s.get("tracking_code"))
+        )
+        return ShipState(status == "completed", status in CANCELED_STATUSES, codes)
+
     async def set_order_status(self, order_id: str, status: str) -> Raw:
         return await self.client.update_order(order_id, {"status": status})
 
@@ -456,44 +470,123 @@ class WooAdapter:
         what differs: one products/batch call and one variations/batch call per 100 at most.
         An item refused inside the 200 is sent again alone, once; refused again, FatalError
         names the product and WooCommerce's reason (the items that went through stay)."""
-        plan, products, variations = self._plan(listing, quantities)
-        if plan.outcome == "unchanged":
-            return plan
-        after: dict[str, Any] = dict(listing)
-        if products:
-            answer = await self._batch(self.client.batch_products, products, plan.listing_id)
-            updated = answer.get("update") or []
-            if updated and isinstance(updated[0], dict):
-                after.update({k: v for k, v in updated[0].items() if k != mapping.VARIATIONS})
-        if variations:
-            changed: dict[Any, Any] = {}
-            for first in range(0, len(variations), PAGE):
-                answer = await self._batch(
-                    lambda body: self.client.batch_variations(listing["id"], body),
-                    variations[first : first + PAGE],
-                    plan.listing_id,
-                )
-                changed.update({v.get("id"): v for v in answer.get("update") or []})
-            after[mapping.VARIATIONS] = [
-                changed.get(v.get("id"), v) for v in listing.get(mapping.VARIATIONS) or []
-            ]
-        return StockPush(plan.listing_id, "updated", plan.sent, after, plan.unknown, plan.notes)
+        (result,) = await self.push_stock_many([(listing, quantities)])
+        if isinstance(result, ShopbridgeError):
+            raise result
+        return result
 
-    async def _batch(
-        self, send: Any, updates: list[dict[str, Any]], product_id: str
-    ) -> dict[str, Any]:
-        """One batch call; the items it refused are retried one by one, once."""
+    async def push_stock_many(
+        self, items: Sequence[tuple[Raw, Mapping[str, int]]]
+    ) -> list[StockPush | ShopbridgeError]:
+        """`push_stock` for many products at once, in as few calls as WooCommerce allows
+        (BatchStockWriter): every product-level update (simple products, and variable products
+        whose variations sell from the parent's stock) goes together through products/batch,
+        100 per call; variations only through their own parent's
+        products/{id}/variations/batch (WooCommerce has no batch across parents), 100 per
+        call, a few parents in flight. So the floor is ceil(products / 100) plus, for each
+        variable product with changed variations, ceil(its changed variations / 100).
+        One result per item, in order: its StockPush, or the error that is that product's
+        alone (an item refused inside the 200 is sent again alone, once; refused again, a
+        FatalError naming the product and WooCommerce's reason; a call that failed as a whole
+        fails the products it carried). A product whose own update failed gets no variation
+        write (as `push_stock`); items that went through stay."""
+        plans = [self._plan(listing, quantities) for listing, quantities in items]
+        errors: dict[int, ShopbridgeError] = {}
+        answered: dict[int, Raw] = {}
+        updates = [(i, u) for i, (_, products, _v) in enumerate(plans) for u in products]
+        for first in range(0, len(updates), PAGE):
+            chunk = updates[first : first + PAGE]
+            try:
+                results = await self._batch_items(
+                    self.client.batch_products, [u for _, u in chunk]
+                )
+            except ShopbridgeError as exc:
+                for i, _ in chunk:
+                    errors.setdefault(i, exc)
+                continue
+            for (i, _), result in zip(chunk, results, strict=True):
+                if isinstance(result, ShopbridgeError):
+                    errors.setdefault(i, result)
+                elif _refusal(result):
+                    errors.setdefault(i, _refused(plans[i][0].listing_id, [result]))
+                else:
+                    answered[i] = result
+        changed: dict[int, dict[Any, Any]] = {}
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def variations_of(i: int) -> None:
+            listing, variations = items[i][0], plans[i][2]
+            found: dict[Any, Any] = {}
+            refused: list[Mapping[str, Any]] = []
+            async with slots:
+                for first in range(0, len(variations), PAGE):
+                    try:
+                        results = await self._batch_items(
+                            lambda body: self.client.batch_variations(listing["id"], body),
+                            variations[first : first + PAGE],
+                        )
+                    except ShopbridgeError as exc:
+                        errors.setdefault(i, exc)
+                        break
+                    for result in results:
+                        if isinstance(result, ShopbridgeError):
+                            errors.setdefault(i, result)
+                        elif _refusal(result):
+                            refused.append(result)
+                        else:
+                            found[result.get("id")] = result
+            changed[i] = found
+            if refused:
+                errors.setdefault(i, _refused(plans[i][0].listing_id, refused))
+
+        await asyncio.gather(
+            *(variations_of(i) for i, plan in enumerate(plans) if plan[2] and i not in errors)
+        )
+        out: list[StockPush | ShopbridgeError] = []
+        for i, (plan, _products, variations) in enumerate(plans):
+            if plan.outcome == "unchanged":
+                out.append(plan)
+                continue
+            if i in errors:
+                out.append(errors[i])
+                continue
+            listing = items[i][0]
+            after: dict[str, Any] = dict(listing)
+            if i in answered:
+                after.update({k: v for k, v in answered[i].items() if k != mapping.VARIATIONS})
+            if variations:
+                done = changed.get(i, {})
+                after[mapping.VARIATIONS] = [
+                    done.get(v.get("id"), v) for v in listing.get(mapping.VARIATIONS) or []
+                ]
+            out.append(
+                StockPush(plan.listing_id, "updated", plan.sent, after, plan.unknown, plan.notes)
+            )
+        return out
+
+    async def _batch_items(
+        self, send: Any, updates: list[dict[str, Any]]
+    ) -> list[Raw | ShopbridgeError]:
+        """One batch call of `updates` (at most 100); each item refused inside the 200 is sent
+        again alone, once. One result per update, in order: the item as answered (still an
+        error item when refused twice), or the error of its lone retry."""
         answer: dict[str, Any] = await send({"update": updates})
-        results = list(answer.get("update") or [])
-        for index, item in enumerate(results):
-            if isinstance(item, Mapping) and item.get("error"):
-                wanted = next((u for u in updates if u["id"] == item.get("id")), None)
-                if wanted is None:
+        given = list(answer.get("update") or [])  # in the order of the request
+        results: list[Raw | ShopbridgeError] = []
+        for index, update in enumerate(updates):
+            item = given[index] if index < len(given) else None
+            if not isinstance(item, Mapping):
+                item = {"id": update["id"], "error": {"code": "missing", "message":
+                        "the batch answered nothing for this item"}}
+            if _refusal(item):
+                try:
+                    again = await send({"update": [update]})
+                except ShopbridgeError as exc:
+                    results.append(exc)
                     continue
-                again = await send({"update": [wanted]})
-                _check_items(again, product_id)
-                results[index] = (again.get("update") or [item])[0]
-        return {**answer, "update": results}
+                item = (again.get("update") or [item])[0]
+            results.append(dict(item))
+        return results
 
 
 TRACKING_META = mapping.TRACKING_META
@@ -543,16 +636,14 @@ def _already_shipped(order: Mapping[str, Any], tracking_code: str | None) -> boo
     return any(s.get("tracking_code") == tracking_code for s in tracking_of(order))
 
 
-def _check_items(answer: Mapping[str, Any], product_id: str) -> None:
-    failed = [
-        item
-        for item in answer.get("update") or []
-        if isinstance(item, Mapping) and item.get("error")
-    ]
-    if failed:
-        first = failed[0]["error"]
-        raise FatalError(
-            f"WooCommerce refused {len(failed)} stock update(s) of product {product_id}: "
-            f"{first.get('code')}: {first.get('message')}",
-            status=int((first.get("data") or {}).get("status") or 400),
-        )
+def _refusal(item: Mapping[str, Any]) -> bool:
+    return bool(item.get("error"))
+
+
+def _refused(product_id: str, failed: Sequence[Mapping[str, Any]]) -> FatalError:
+    first = failed[0]["error"]
+    return FatalError(
+        f"WooCommerce refused {len(failed)} stock update(s) of product {product_id}: "
+        f"{first.get('code')}: {first.get('message')}",
+        status=int((first.get("data") or {}).get("status") or 400),
+    )
