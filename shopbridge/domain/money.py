@@ -188,6 +188,8 @@ class Money:
 
     def __mul__(self, factor: int | Decimal) -> Money:
         """Multiply by a quantity; a Decimal factor rounds half-even to the exponent."""
+        if type(factor) is int:  # an exact amount times an integer is exact: no rounding
+            return Money._exact(self.amount * factor, self.currency)
         if isinstance(factor, bool) or not isinstance(factor, int | Decimal):
             raise TypeError(f"Money can only be multiplied by int or Decimal, not {factor!r}")
         product = (self.amount * factor).quantize(_quantum(self.currency), ROUND_HALF_EVEN)

@@ -151,14 +151,19 @@ _CLAIMED_PG = _CLAIMED + " FOR UPDATE"
 _BIND_COLUMNS: dict[str, str | None] = {
     "local_id": None,
     "remote_updated_at": "time",
-    "signature": None,
+    "signature": "text",
     "remote_state": "json",
     "last_pushed": "json",
 }
 
 
+# The array type of each kind of _BIND_COLUMNS on PostgreSQL (JSON travels as text).
+_PG_ARRAYS = {None: "int[]", "int": "int[]", "time": "timestamptz[]", "json": "text[]",
+              "text": "text[]"}
+
+
 def _converter(raw: Raw, kind: str | None) -> Callable[[Any], Any] | None:
-    return raw.time if kind == "time" else raw.json if kind == "json" else None
+    return raw.time if kind == "time" else raw.json if kind == "json" else None  # text: as is
 
 
 def bind_many(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -170,6 +175,23 @@ def bind_many(session: Session, rows: list[dict[str, Any]]) -> None:
     raw = Raw(session)
     now = raw.time(utcnow())
     convert = [_converter(raw, _BIND_COLUMNS[name]) for name in names]
+    if raw.pg:  # one statement, a column per array parameter (an executemany made a row each)
+        columns = [[row["id"] for row in rows]] + [
+            [row[n] if c is None else c(row[n]) for row in rows]
+            for n, c in zip(names, convert, strict=True)
+        ]
+        raw.run(
+            "UPDATE binding AS b SET "  # noqa: S608 (names are _BIND_COLUMNS's keys)
+            + ", ".join(
+                f"{n} = u.{n}::jsonb" if _BIND_COLUMNS[n] == "json" else f"{n} = u.{n}"
+                for n in names
+            )
+            + ", updated_at = ? FROM unnest("
+            + ", ".join(f"?::{_PG_ARRAYS[_BIND_COLUMNS.get(n, 'int')]}" for n in ["id", *names])
+            + f") AS u(id, {', '.join(names)}) WHERE b.id = u.id",
+            (now, *columns),
+        )
+        return
     sql = (  # column names from _BIND_COLUMNS's keys (a KeyError otherwise), never data
         "UPDATE binding SET "  # noqa: S608
         + ", ".join(f"{name} = ?" for name in names)

@@ -180,6 +180,14 @@ _NEW_MOVE = (
 )
 
 
+_NEW_MOVES_PG = (
+    "INSERT INTO stock_move (created_at, variant_id, warehouse_id, quantity, kind, reason, "
+    "reference, order_line_id, shop_id, actor) SELECT ?::timestamptz, * FROM unnest(?::int[], "
+    "?::int[], ?::int[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[]) "
+    "ON CONFLICT DO NOTHING RETURNING variant_id, warehouse_id, kind, quantity"
+)
+
+
 def record_moves(session: Session, moves: Sequence[Move], *, quiet_shop: int | None = None) -> int:
     """Append moves (a keyed move that exists already is skipped), add what was really inserted
     to the cached levels, and write an outbox row for every channel listing whose available
@@ -191,25 +199,26 @@ def record_moves(session: Session, moves: Sequence[Move], *, quiet_shop: int | N
     # The DBAPI path (store/rawsql.py): the moves of an order page were a tenth of its write.
     raw = Raw(session)
     at = raw.time(now)
-    found = raw.many_returning_rows(
-        _NEW_MOVE,
-        [
-            (
-                m.variant_id,
-                m.warehouse_id,
-                m.quantity,
-                m.kind,
-                m.reason[:64],
-                m.reference[:255] if m.reference else None,
-                m.order_line_id,
-                m.shop_id,
-                m.actor[:120] if m.actor else None,
-                at,
-            )
-            for m in moves
-        ],
-    )
-    inserted = [row for row in found if row is not None]
+    rows = [
+        (
+            m.variant_id,
+            m.warehouse_id,
+            m.quantity,
+            m.kind,
+            m.reason[:64],
+            m.reference[:255] if m.reference else None,
+            m.order_line_id,
+            m.shop_id,
+            m.actor[:120] if m.actor else None,
+        )
+        for m in moves
+    ]
+    if raw.pg:  # one statement, a column per array parameter
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        inserted = raw.rows(_NEW_MOVES_PG, (at, *columns))
+    else:
+        found = raw.many_returning_rows(_NEW_MOVE, [(*row, at) for row in rows])
+        inserted = [row for row in found if row is not None]
     if not inserted:
         return 0
     deltas: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])

@@ -199,3 +199,15 @@ def test_from_ratio_fast_path_and_cache_agree_with_the_checked_constructor(
     again = Money.from_ratio(amount, divisor, currency)
     assert first == expected and repr(first) == repr(expected)
     assert again is first
+
+
+@given(
+    st.integers(min_value=-(10**9), max_value=10**9),
+    st.integers(min_value=-1000, max_value=1000),
+    st.sampled_from(["USD", "JPY", "KWD"]),
+)
+def test_times_an_integer_is_the_checked_product(minor: int, factor: int, currency: str) -> None:
+    money = Money.from_minor(minor, currency)
+    product = money * factor
+    expected = Money(money.amount * Decimal(factor), currency)
+    assert product == expected and repr(product) == repr(expected)
