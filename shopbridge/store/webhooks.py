@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
@@ -42,7 +42,7 @@ class HookShop:
     name: str
     channel: str
     external_shop_id: str | None
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = field(repr=False)  # never in a log line or a traceback
 
 
 @dataclass(frozen=True)

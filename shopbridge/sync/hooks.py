@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from shopbridge.channels.base import Batch
 from shopbridge.store import webhooks
 from shopbridge.store.orders import RECEIPT
@@ -38,8 +40,8 @@ class HookPull(PullEngine):
         start = min(d.received_at for d in deliveries) - WINDOW_SLACK if deliveries else end
         done = [d.id for d in deliveries]
 
-        def mark(session: object) -> None:
-            webhooks.mark_done(session, done, self.clock())  # type: ignore[arg-type]
+        def mark(session: Session) -> None:
+            webhooks.mark_done(session, done, self.clock())
 
         async def run() -> None:
             missing = ids
