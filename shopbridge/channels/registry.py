@@ -43,7 +43,7 @@ class ShippingRules:
 
     other_carrier: str
     carrier_for: Callable[[str, Iterable[str]], str]
-    tracking_required: Callable[[str | None, str | None, Money], bool]
+    tracking_required: Callable[[str | None, str | None, Money | None], bool]
 
 
 SHIPPING: dict[str, ShippingRules] = {

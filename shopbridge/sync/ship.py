@@ -426,10 +426,11 @@ class ShipmentService:
         fact = plan.facts
         destination = fact.destination
         rules = shipping_rules(plan.shop.channel)
+        total: Money | None
         try:
             total = Money(fact.grand_total, fact.currency)
         except MoneyError:
-            total = Money(Decimal(0), "XXX")  # an amount we cannot compare: needs tracking
+            total = None  # not comparable with Etsy's threshold: the rule takes it as required
         if destination == "US" and origin is None:
             plan.needs_origin = True  # decided once the shop's origin is known
             return None

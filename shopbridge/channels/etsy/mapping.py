@@ -914,14 +914,16 @@ def carrier_for(name: str, known: Iterable[str]) -> str:
 
 
 def tracking_required(
-    origin_country: str | None, destination_country: str | None, grand_total: Money
+    origin_country: str | None, destination_country: str | None, grand_total: Money | None
 ) -> bool:
     """Etsy requires a tracking code and carrier for orders shipped within the United States
-    above $10 and for orders shipped to India. A US domestic order not priced in USD cannot be
-    compared with $10 and is taken as needing tracking."""
+    above $10 and for orders shipped to India. A US domestic order not priced in USD, or with no
+    amount that is money (None), cannot be compared with $10 and is taken as needing tracking."""
     destination = (destination_country or "").upper()
     if destination == "IN":
         return True
     if (origin_country or "").upper() != "US" or destination != "US":
         return False
-    return grand_total.currency != "USD" or grand_total.amount > US_TRACKING_THRESHOLD
+    if grand_total is None or grand_total.currency != "USD":
+        return True
+    return grand_total.amount > US_TRACKING_THRESHOLD

@@ -477,6 +477,8 @@ def carrier_for(name: str, known: Any) -> str:
     return text(name) or OTHER_CARRIER
 
 
-def tracking_required(origin: str | None, destination: str | None, grand_total: Money) -> bool:
+def tracking_required(
+    origin: str | None, destination: str | None, grand_total: Money | None
+) -> bool:
     """WooCommerce never requires a tracking code."""
     return False

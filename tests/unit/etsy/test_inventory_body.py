@@ -285,4 +285,5 @@ def test_tracking_required_where_etsy_requires_it():
     assert not tracking_required("US", "CA", usd)
     assert tracking_required("GB", "IN", Money(Decimal("1.00"), "GBP"))
     assert tracking_required("US", "us", Money(Decimal("5"), "EUR"))  # cannot compare: required
+    assert tracking_required("US", "US", None)  # no amount that is money: required
     assert not tracking_required(None, "US", usd)
