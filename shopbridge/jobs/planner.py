@@ -100,7 +100,9 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
         return []
     intervals = effective_intervals(database, settings, now)
     rows = schedules.rows(database)
-    names = {shop.id: shop.name for shop in schedules.shops(database)}
+    shops = schedules.shops(database)
+    names = {shop.id: shop.name for shop in shops}
+    connected = {shop.id for shop in shops if shop.status == "connected"}
     due: list[tuple[datetime, Job]] = []
     for (shop_id, stream), interval in intervals.items():
         row = rows.get((shop_id, stream))
@@ -114,8 +116,8 @@ def due_jobs(database: Database, settings: Settings, now: datetime) -> list[Job]
             job = Job(shop_id, names[shop_id], stream, interval,
                       now + timedelta(seconds=interval))
             due.append((min(row.next_run_at, now), job))
-    due += _changed_stock_jobs(database, settings, intervals, rows, names, now)
-    due += _queued_hooks(database, rows, names, now)
+    due += _changed_stock_jobs(database, settings, intervals, rows, names, connected, now)
+    due += _queued_hooks(database, rows, names, connected, now)
     return [job for _, job in sorted(due, key=lambda pair: pair[0])]
 
 
@@ -125,6 +127,7 @@ def _changed_stock_jobs(
     intervals: dict[tuple[int, str], float],
     rows: dict[tuple[int, str], schedules.ScheduleRow],
     names: dict[int, str],
+    connected: set[int],
     now: datetime,
 ) -> list[tuple[datetime, Job]]:
     """Push on change for the connected shops with no stock interval (the default): a shop
@@ -133,9 +136,6 @@ def _changed_stock_jobs(
     not change; the interval, where set, adds a periodic check on top (`_changed_stock`)."""
     cutoff = now - timedelta(seconds=settings.push_debounce_seconds)
     changed = stockpush.latest_changes(database, cutoff)
-    if not changed:
-        return []
-    connected = {shop.id for shop in schedules.shops(database) if shop.status == "connected"}
     out = []
     for shop_id, latest in changed.items():
         if shop_id not in connected or (shop_id, STOCK) in intervals:
@@ -153,10 +153,10 @@ def _queued_hooks(
     database: Database,
     rows: dict[tuple[int, str], schedules.ScheduleRow],
     names: dict[int, str],
+    connected: set[int],
     now: datetime,
 ) -> list[tuple[datetime, Job]]:
     """The webhooks job of every connected shop with deliveries queued (one query)."""
-    connected = {shop.id for shop in schedules.shops(database) if shop.status == "connected"}
     out = []
     for shop_id in webhooks.shops_with_pending(database):
         if shop_id not in connected:
