@@ -6,6 +6,7 @@ the ledger, only the channel's own external ids, which the store binds through t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -44,6 +45,26 @@ class VariantOption:
 
     attribute: str
     value: str
+
+
+def _escape_signature_part(text: str) -> str:
+    # "=" and "|" are the separators; escaping them keeps two different option sets apart.
+    normalised = " ".join(text.split())
+    return normalised.replace("\\", "\\\\").replace("=", "\\=").replace("|", "\\|")
+
+
+def variant_signature(options: Iterable[VariantOption]) -> str:
+    """Canonical "Attr=Value|Attr2=Value2", sorted; "" for a product without variations.
+
+    Built from names and values only (never a channel's renumbered ids), whitespace collapsed
+    and case kept, so one choice gives one signature on a listing and on an order line, on Etsy
+    and on WooCommerce alike.
+    """
+    pairs = (
+        f"{_escape_signature_part(o.attribute)}={_escape_signature_part(o.value)}" for o in options
+    )
+    return "|".join(sorted(pairs))
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from shopbridge.domain.records import (
     Shipment,
     Variant,
     VariantOption,
+    variant_signature,
 )
 from shopbridge.domain.timeutil import from_unix
 from shopbridge.errors import RecordError
@@ -112,27 +113,6 @@ def _clean_multiline(value: str | None) -> str:
 
 def _sku(value: str | None) -> str | None:
     return (value or "").strip() or None
-
-
-# Signatures
-
-
-def _escape_signature_part(text: str) -> str:
-    # "=" and "|" are the separators; escaping them keeps two different option sets apart.
-    normalised = " ".join(text.split())
-    return normalised.replace("\\", "\\\\").replace("=", "\\=").replace("|", "\\|")
-
-
-def variant_signature(options: Iterable[VariantOption]) -> str:
-    """Canonical "Attr=Value|Attr2=Value2", sorted; "" for a product without variations.
-
-    Built from names and values only (never Etsy's renumbered ids), with whitespace collapsed and
-    case kept, so the same choice gives the same signature on a listing and on an order line.
-    """
-    pairs = (
-        f"{_escape_signature_part(o.attribute)}={_escape_signature_part(o.value)}" for o in options
-    )
-    return "|".join(sorted(pairs))
 
 
 def _option(prop: EtsyPropertyValue) -> VariantOption:

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from shopbridge.channels.etsy.mapping import variant_signature
 from shopbridge.domain.money import Money, MoneyError, currency_exponent
 from shopbridge.domain.records import (
     Address,
@@ -37,6 +36,7 @@ from shopbridge.domain.records import (
     Shipment,
     Variant,
     VariantOption,
+    variant_signature,
 )
 from shopbridge.errors import RecordError
 
